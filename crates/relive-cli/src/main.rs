@@ -1,0 +1,67 @@
+//! The `relive` command: run a Rust app and swap in new code as it is saved.
+//!
+//! A thin layer over `relive-host`: it parses the arguments, finds the
+//! package, drives cargo and the file watchers, and reports what happens on
+//! the terminal and in the `--events` log.
+
+mod cargo_build;
+mod debounce;
+mod events;
+mod package;
+mod session;
+mod terminal;
+mod watch;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Run-time recompile for Rust: edit the code of a running program.
+#[derive(Debug, Parser)]
+#[command(name = "relive", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Build the app at PATH, run it, and reload it whenever its code changes.
+    Run(RunArgs),
+}
+
+/// Arguments of `relive run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The app's package directory (a cdylib crate that depends on relive).
+    #[arg(default_value = ".")]
+    pub path: PathBuf,
+    /// Build with the release profile.
+    #[arg(long)]
+    pub release: bool,
+    /// Do not build or watch sources; reload when the built library changes
+    /// (for builds started elsewhere).
+    #[arg(long)]
+    pub no_build: bool,
+    /// Write events as JSON Lines to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
+    /// Show only the app's own output and failures.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => session::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("relive: error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,528 @@
+//! `relive run`: the supervisor loop that ties cargo, the watchers, the
+//! loader and the runner together.
+//!
+//! Everything arrives as a message on one channel (a source changed, a build
+//! ended, a library finished loading, the running app did something, Ctrl-C)
+//! and is handled here on one thread; slow work (cargo, reading and loading a
+//! library) runs on background threads, so the app keeps its frame rate.
+
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use relive_host::{Generation, LoadError, LoadTimings, RunEvent, Runner, Staging};
+use serde_json::json;
+
+use crate::RunArgs;
+use crate::cargo_build::{self, BuildError, BuildOutcome, BuildRequest};
+use crate::debounce::{Debounce, Next};
+use crate::events::EventLog;
+use crate::package::{self, Package};
+use crate::terminal::{Terminal, Tone};
+use crate::watch::{self, Watch};
+
+/// Quiet time after a source change before a build starts.
+const SOURCE_QUIET: Duration = Duration::from_millis(20);
+/// Longest a burst of changes can delay a build.
+const SOURCE_MAX_WAIT: Duration = Duration::from_millis(300);
+/// Quiet time after the library changed on disk (a build started elsewhere)
+/// before it is read.
+const ARTIFACT_QUIET: Duration = Duration::from_millis(50);
+
+enum Msg {
+    SourceChanged,
+    ArtifactChanged,
+    Built(Result<BuildOutcome, BuildError>),
+    Prepared {
+        number: u64,
+        result: Box<Result<Generation, LoadError>>,
+    },
+    Run(RunEvent),
+    Interrupt,
+}
+
+/// Identity of the library file, to tell a new build from the one loaded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FileId {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime_ns: i128,
+}
+
+fn file_id(path: &Path) -> Option<FileId> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some(FileId {
+        dev: meta.dev(),
+        ino: meta.ino(),
+        len: meta.len(),
+        mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+    })
+}
+
+struct Session {
+    args: RunArgs,
+    package: Package,
+    tx: Sender<Msg>,
+    events: EventLog,
+    terminal: Terminal,
+    staging: Arc<Staging>,
+    debounce: Debounce,
+    building: bool,
+    artifact: Option<PathBuf>,
+    artifact_watch: Option<Watch>,
+    artifact_due: Option<Instant>,
+    loading: bool,
+    load_again: bool,
+    loaded_id: Option<FileId>,
+    next_number: u64,
+    timings: HashMap<u64, LoadTimings>,
+    runner: Option<Runner>,
+    interrupted: bool,
+}
+
+/// Runs `relive run`; returns the process exit code.
+pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let start = Instant::now();
+    let package = package::locate(&args.path)?;
+    let events = EventLog::create(args.events.as_deref(), start)?;
+    let staging = Staging::new().context("cannot create the private folder for library copies")?;
+    let (tx, rx) = mpsc::channel();
+
+    let interrupt = tx.clone();
+    ctrlc::set_handler(move || {
+        if interrupt.send(Msg::Interrupt).is_err() {
+            std::process::exit(130);
+        }
+    })
+    .context("cannot install the Ctrl-C handler")?;
+
+    let terminal = Terminal::new(args.quiet);
+    let mut session = Session {
+        package,
+        tx,
+        events,
+        terminal,
+        staging: Arc::new(staging),
+        debounce: Debounce::new(SOURCE_QUIET, SOURCE_MAX_WAIT),
+        building: false,
+        artifact: None,
+        artifact_watch: None,
+        artifact_due: None,
+        loading: false,
+        load_again: false,
+        loaded_id: None,
+        next_number: 1,
+        timings: HashMap::new(),
+        runner: None,
+        interrupted: false,
+        args,
+    };
+    let _sources = session.start()?;
+    session.main_loop(rx)
+}
+
+impl Session {
+    /// The first build (or load), and the watchers. Returns the source
+    /// watcher, which must live as long as the session.
+    fn start(&mut self) -> anyhow::Result<Option<Watch>> {
+        if self.args.no_build {
+            let artifact = self.expected_artifact();
+            self.terminal.say(
+                Tone::Info,
+                &format!("watching {} (--no-build)", artifact.display()),
+                "",
+            );
+            self.watch_artifact(&artifact)?;
+            if artifact.exists() {
+                self.load(artifact);
+            }
+            return Ok(None);
+        }
+        let tx = self.tx.clone();
+        let sources = watch::watch_sources(
+            &self.package.watch_dirs,
+            std::slice::from_ref(&self.package.target_dir),
+            move |_| {
+                let _ = tx.send(Msg::SourceChanged);
+            },
+        )?;
+        self.start_build();
+        Ok(Some(sources))
+    }
+
+    /// Where a build started elsewhere puts the library (for `--no-build`,
+    /// where there are no cargo messages to read it from).
+    fn expected_artifact(&self) -> PathBuf {
+        let profile = if self.args.release {
+            "release"
+        } else {
+            "debug"
+        };
+        self.package.target_dir.join(profile).join(format!(
+            "{}{}{}",
+            std::env::consts::DLL_PREFIX,
+            self.package.lib_name,
+            std::env::consts::DLL_SUFFIX
+        ))
+    }
+
+    fn watch_artifact(&mut self, artifact: &Path) -> anyhow::Result<()> {
+        if self.artifact.as_deref() == Some(artifact) {
+            return Ok(());
+        }
+        let tx = self.tx.clone();
+        self.artifact_watch = Some(watch::watch_file(artifact, move || {
+            let _ = tx.send(Msg::ArtifactChanged);
+        })?);
+        self.artifact = Some(artifact.to_path_buf());
+        Ok(())
+    }
+
+    fn main_loop(mut self, rx: Receiver<Msg>) -> anyhow::Result<ExitCode> {
+        loop {
+            let now = Instant::now();
+            let mut due = self.artifact_due;
+            match self.debounce.next(now) {
+                Next::Build if !self.building => self.start_build(),
+                Next::WaitUntil(at) => due = Some(due.map_or(at, |d| d.min(at))),
+                _ => {}
+            }
+            if let Some(at) = self.artifact_due
+                && at <= now
+            {
+                self.artifact_due = None;
+                self.artifact_settled();
+                continue;
+            }
+            let msg = match due {
+                Some(at) => match rx.recv_timeout(at.saturating_duration_since(now)) {
+                    Ok(msg) => msg,
+                    Err(RecvTimeoutError::Timeout) => continue,
+                    Err(RecvTimeoutError::Disconnected) => break,
+                },
+                None => match rx.recv() {
+                    Ok(msg) => msg,
+                    Err(_) => break,
+                },
+            };
+            match msg {
+                Msg::SourceChanged => self.debounce.changed(Instant::now()),
+                Msg::ArtifactChanged => {
+                    if !self.building {
+                        self.artifact_due = Some(Instant::now() + ARTIFACT_QUIET);
+                    }
+                }
+                Msg::Built(outcome) => self.built(outcome),
+                Msg::Prepared { number, result } => self.prepared(number, *result),
+                Msg::Run(event) => {
+                    if let Some(code) = self.run_event(event) {
+                        return Ok(code);
+                    }
+                }
+                Msg::Interrupt => {
+                    if self.interrupted {
+                        std::process::exit(130);
+                    }
+                    self.interrupted = true;
+                    match &self.runner {
+                        Some(runner) => runner.stop(),
+                        None => {
+                            self.events.emit("exited", json!({"code": 0}));
+                            return Ok(ExitCode::SUCCESS);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    fn start_build(&mut self) {
+        self.building = true;
+        self.debounce.build_started();
+        self.events.emit("build_started", json!({}));
+        self.terminal.set_build("building…".into());
+        let request = BuildRequest {
+            manifest_path: self.package.manifest_path.clone(),
+            package: self.package.name.clone(),
+            release: self.args.release,
+        };
+        let tx = self.tx.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(Msg::Built(cargo_build::build(&request)));
+        });
+    }
+
+    fn built(&mut self, outcome: Result<BuildOutcome, BuildError>) {
+        self.building = false;
+        self.debounce.build_finished(Instant::now());
+        match outcome {
+            Ok(BuildOutcome::Finished { artifact, ms, .. }) => {
+                self.events.emit("build_finished", json!({"ms": ms}));
+                self.terminal
+                    .set_build(format!("built in {:.2} s", ms as f64 / 1000.0));
+                if let Err(err) = self.watch_artifact(&artifact) {
+                    self.terminal.say(
+                        Tone::Warn,
+                        &format!("{err:#}"),
+                        "outside builds will not reload",
+                    );
+                }
+                self.artifact = Some(artifact.clone());
+                self.load(artifact);
+            }
+            Ok(BuildOutcome::Failed {
+                diagnostics,
+                coloured,
+                ms,
+            }) => {
+                self.events.emit(
+                    "build_failed",
+                    json!({"ms": ms, "diagnostics": diagnostics}),
+                );
+                self.terminal.set_build("build failed".into());
+                let keeps = if self.runner.is_some() {
+                    "the program keeps running the previous code"
+                } else {
+                    "fix the code and save to start the program"
+                };
+                self.terminal
+                    .say(Tone::Bad, &format!("build failed; {keeps}"), &coloured);
+            }
+            Err(err) => {
+                self.events.emit(
+                    "build_failed",
+                    json!({"ms": 0, "diagnostics": format!("{err:#}")}),
+                );
+                self.terminal.say(Tone::Bad, &format!("{err:#}"), "");
+            }
+        }
+    }
+
+    /// The library on disk changed and has been quiet: load it if it is not
+    /// the one already loaded.
+    fn artifact_settled(&mut self) {
+        let Some(artifact) = self.artifact.clone() else {
+            return;
+        };
+        if self.building || file_id(&artifact).is_none() || file_id(&artifact) == self.loaded_id {
+            return;
+        }
+        self.load(artifact);
+    }
+
+    /// Reads, checks and loads the library on a background thread.
+    fn load(&mut self, artifact: PathBuf) {
+        if self.loading {
+            self.load_again = true;
+            return;
+        }
+        self.loading = true;
+        self.loaded_id = file_id(&artifact);
+        let number = self.next_number;
+        self.next_number += 1;
+        let staging = self.staging.clone();
+        let tx = self.tx.clone();
+        std::thread::spawn(move || {
+            let result = Generation::load(&artifact, number, &staging);
+            let _ = tx.send(Msg::Prepared {
+                number,
+                result: Box::new(result),
+            });
+        });
+    }
+
+    fn prepared(&mut self, number: u64, result: Result<Generation, LoadError>) {
+        self.loading = false;
+        match result {
+            Ok(generation) => {
+                self.timings.insert(number, generation.timings());
+                match &self.runner {
+                    Some(runner) => runner.offer(generation),
+                    None => {
+                        let tx = self.tx.clone();
+                        match Runner::start(generation, move |event| {
+                            let _ = tx.send(Msg::Run(event));
+                        }) {
+                            Ok(runner) => self.runner = Some(runner),
+                            Err(err) => self.terminal.say(
+                                Tone::Bad,
+                                &format!("cannot start the program's threads: {err}"),
+                                "",
+                            ),
+                        }
+                    }
+                }
+            }
+            Err(err) => {
+                let reason = err.to_string();
+                self.events
+                    .emit("refused", json!({"generation": number, "reason": reason}));
+                let keeps = if self.runner.is_some() {
+                    "; the program keeps running the previous code"
+                } else {
+                    ""
+                };
+                self.terminal.say(
+                    Tone::Warn,
+                    &format!("refused the new library{keeps}"),
+                    &reason,
+                );
+            }
+        }
+        if std::mem::take(&mut self.load_again)
+            && let Some(artifact) = self.artifact.clone()
+            && file_id(&artifact) != self.loaded_id
+        {
+            self.load(artifact);
+        }
+    }
+
+    /// Reports what the running program did; returns the exit code when it
+    /// ended.
+    fn run_event(&mut self, event: RunEvent) -> Option<ExitCode> {
+        match event {
+            RunEvent::Loaded { generation } => {
+                self.events
+                    .emit("loaded", json!({"generation": generation}));
+                self.terminal.set_generation(generation);
+                self.terminal
+                    .say(Tone::Good, &format!("running generation {generation}"), "");
+            }
+            RunEvent::Reloaded {
+                generation,
+                pause_us,
+                stages,
+                added,
+                removed,
+            } => {
+                let prepare = self.timings.remove(&generation).unwrap_or_default();
+                if !added.is_empty() || !removed.is_empty() {
+                    self.events.emit(
+                        "migrated",
+                        json!({"generation": generation, "added": added, "removed": removed}),
+                    );
+                }
+                self.events.emit(
+                    "reloaded",
+                    json!({
+                        "generation": generation,
+                        "pause_us": pause_us,
+                        "stages": {
+                            "stop_workers_us": stages.stop_workers_us,
+                            "snapshot_us": stages.snapshot_us,
+                            "handover_us": stages.handover_us,
+                            "adopt_us": stages.adopt_us,
+                            "reloaded_us": stages.reloaded_us,
+                        },
+                        "prepare": {
+                            "read_us": prepare.read_us,
+                            "check_us": prepare.check_us,
+                            "copy_us": prepare.copy_us,
+                            "open_us": prepare.open_us,
+                            "layout_us": prepare.layout_us,
+                        },
+                        "added": added,
+                        "removed": removed,
+                    }),
+                );
+                self.terminal.set_generation(generation);
+                self.terminal.set_pause(pause_us);
+                let mut line = format!("reloaded generation {generation} (swap {pause_us} µs)");
+                if !added.is_empty() {
+                    line.push_str(&format!("; new fields from Default: {}", added.join(", ")));
+                }
+                if !removed.is_empty() {
+                    line.push_str(&format!("; dropped fields: {}", removed.join(", ")));
+                }
+                self.terminal.say(Tone::Good, &line, "");
+            }
+            RunEvent::Refused { generation, reason } => {
+                self.events.emit(
+                    "refused",
+                    json!({"generation": generation, "reason": reason}),
+                );
+                self.terminal.say(
+                    Tone::Warn,
+                    "refused the new code; the program keeps running the previous code",
+                    &reason,
+                );
+            }
+            RunEvent::RolledBack {
+                from,
+                to,
+                stage,
+                message,
+                location,
+                backtrace,
+            } => {
+                self.events.emit(
+                    "rolled_back",
+                    json!({
+                        "cause": "panic",
+                        "message": message,
+                        "location": location,
+                        "stage": stage,
+                        "failed_generation": from,
+                        "generation": to,
+                    }),
+                );
+                self.terminal.set_generation(to);
+                self.terminal.say(
+                    Tone::Bad,
+                    &format!(
+                        "generation {from} panicked in {stage} at {location}; rolled back to generation {to} with the state from before the reload"
+                    ),
+                    &format!("{message}\n{backtrace}"),
+                );
+            }
+            RunEvent::Panicked {
+                generation,
+                message,
+                location,
+                backtrace,
+            } => {
+                self.events.emit(
+                    "panicked",
+                    json!({"generation": generation, "message": message, "location": location}),
+                );
+                self.terminal.say(
+                    Tone::Bad,
+                    &format!(
+                        "generation {generation} panicked at {location}; the program is paused with its state: fix the code and save"
+                    ),
+                    &format!("{message}\n{backtrace}"),
+                );
+            }
+            RunEvent::Postponed {
+                generation,
+                threads,
+            } => {
+                self.events.emit(
+                    "postponed",
+                    json!({"generation": generation, "threads": threads}),
+                );
+                self.terminal.say(
+                    Tone::Warn,
+                    &format!("the swap waits for worker threads that do not stop: {threads}"),
+                    "a worker must return when Worker::should_stop() is true",
+                );
+            }
+            RunEvent::Exited { by_app } => {
+                self.events
+                    .emit("exited", json!({"code": 0, "by_app": by_app}));
+                if let Some(runner) = self.runner.take() {
+                    runner.join();
+                }
+                return Some(ExitCode::SUCCESS);
+            }
+        }
+        None
+    }
+}

@@ -1,0 +1,148 @@
+//! What relive tells the person at the terminal (on stderr, so the app's own
+//! stdout stays the app's). On a TTY the bottom row is a status line
+//! (generation, build state and time, last swap pause) kept out of the app's
+//! way with a scroll region, and messages are coloured; off a TTY every
+//! message is a plain line starting with `relive:`.
+
+use std::io::{IsTerminal, Write};
+
+use crate::cargo_build::strip_ansi;
+
+/// Severity of a message, for its colour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tone {
+    /// Progress.
+    Info,
+    /// Something worked (a reload).
+    Good,
+    /// Refused, postponed, rolled back.
+    Warn,
+    /// A build failed or the app panicked.
+    Bad,
+}
+
+/// The status line's parts.
+#[derive(Debug, Default)]
+struct Status {
+    generation: u64,
+    build: String,
+    pause: String,
+}
+
+/// Output to the person running relive.
+#[derive(Debug)]
+pub struct Terminal {
+    tty: bool,
+    quiet: bool,
+    rows: u16,
+    status: Status,
+}
+
+fn terminal_rows() -> Option<u16> {
+    let mut size = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one winsize into the struct we pass.
+    let ok = unsafe { libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
+    (ok && size.ws_row > 2).then_some(size.ws_row)
+}
+
+impl Terminal {
+    /// Output for this process's stderr; `quiet` shows only failures.
+    pub fn new(quiet: bool) -> Terminal {
+        let tty = std::io::stderr().is_terminal();
+        let rows = if tty && !quiet {
+            terminal_rows().unwrap_or(0)
+        } else {
+            0
+        };
+        let terminal = Terminal {
+            tty,
+            quiet,
+            rows,
+            status: Status::default(),
+        };
+        if terminal.rows > 0 {
+            // Keep the last row for the status line.
+            eprint!("\x1b[1;{}r\x1b[{};1H", terminal.rows - 1, terminal.rows - 1);
+        }
+        terminal
+    }
+
+    /// One message line, with optional details (compiler output, a panic's
+    /// backtrace) below it.
+    pub fn say(&mut self, tone: Tone, line: &str, details: &str) {
+        if self.quiet && tone != Tone::Bad {
+            return;
+        }
+        let mut err = std::io::stderr().lock();
+        if self.tty {
+            let colour = match tone {
+                Tone::Info => "2",
+                Tone::Good => "32",
+                Tone::Warn => "33",
+                Tone::Bad => "31;1",
+            };
+            let _ = writeln!(err, "\x1b[{colour}mrelive:\x1b[0m {line}");
+            if !details.is_empty() {
+                let _ = writeln!(err, "{}", details.trim_end());
+            }
+        } else {
+            let _ = writeln!(err, "relive: {line}");
+            if !details.is_empty() {
+                let _ = writeln!(err, "{}", strip_ansi(details).trim_end());
+            }
+        }
+        drop(err);
+        self.draw_status();
+    }
+
+    /// Updates the status line's generation.
+    pub fn set_generation(&mut self, generation: u64) {
+        self.status.generation = generation;
+        self.draw_status();
+    }
+
+    /// Updates the status line's build part.
+    pub fn set_build(&mut self, build: String) {
+        self.status.build = build;
+        self.draw_status();
+    }
+
+    /// Updates the status line's last swap pause.
+    pub fn set_pause(&mut self, pause_us: u64) {
+        self.status.pause = format!("swap {pause_us} µs");
+        self.draw_status();
+    }
+
+    fn draw_status(&self) {
+        if self.rows == 0 {
+            return;
+        }
+        let s = &self.status;
+        let mut parts = vec![format!("relive · generation {}", s.generation)];
+        if !s.build.is_empty() {
+            parts.push(s.build.clone());
+        }
+        if !s.pause.is_empty() {
+            parts.push(s.pause.clone());
+        }
+        eprint!(
+            "\x1b7\x1b[{};1H\x1b[2K\x1b[7m {} \x1b[0m\x1b8",
+            self.rows,
+            parts.join(" · ")
+        );
+    }
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        if self.rows > 0 {
+            // Give the whole screen back.
+            eprint!("\x1b[r\x1b[{};1H\x1b[2K", self.rows);
+        }
+    }
+}

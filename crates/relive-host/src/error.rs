@@ -1,0 +1,78 @@
+//! Why a library could not become a generation.
+
+use std::path::PathBuf;
+
+/// A library file that relive refuses to load, or could not load.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The library file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Not a complete shared object for this machine.
+    #[error("{path} is not a complete shared object for this machine: {detail}")]
+    NotSharedObject {
+        /// The library file.
+        path: PathBuf,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// A shared object without the relive handshake.
+    #[error(
+        "{path} is not a relive app: it has no {symbol} symbol; the crate must depend on `relive` and call `relive::export!(State)`"
+    )]
+    NoHandshake {
+        /// The library file.
+        path: PathBuf,
+        /// The handshake symbol's name.
+        symbol: &'static str,
+    },
+    /// The handshake does not match this host.
+    #[error(
+        "{path} was built {detail}; rebuild the app with the same toolchain and relive version as the host"
+    )]
+    Mismatch {
+        /// The library file.
+        path: PathBuf,
+        /// What differs.
+        detail: String,
+    },
+    /// The private copy could not be made.
+    #[error("cannot stage a private copy of {path} in {dir}: {source}")]
+    Stage {
+        /// The library file.
+        path: PathBuf,
+        /// The private folder.
+        dir: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// `dlopen` failed.
+    #[error("cannot load {path}: {detail}")]
+    Open {
+        /// The staged copy.
+        path: PathBuf,
+        /// The loader's message.
+        detail: String,
+    },
+    /// An entry point is missing.
+    #[error("{path} lacks the entry point `{symbol}`; it was built against an incompatible relive")]
+    MissingEntry {
+        /// The library file.
+        path: PathBuf,
+        /// The missing symbol.
+        symbol: &'static str,
+    },
+    /// The library's layout description is unusable.
+    #[error("{path} describes its state unreadably: {detail}")]
+    Layout {
+        /// The library file.
+        path: PathBuf,
+        /// The parse error.
+        detail: String,
+    },
+}

@@ -1,0 +1,310 @@
+//! One loaded generation of the app: its library, the table of entry points
+//! looked up once at load, and its state's layout.
+//!
+//! [`Generation::load`] reads the built library once, refuses it from its
+//! bytes if it is not a matching relive app ([`crate::inspect`]), writes
+//! exactly those bytes to a private copy, loads the copy with
+//! `RTLD_NOW | RTLD_LOCAL` and resolves every entry point. The function
+//! pointers live inside the `Generation` and are only reachable through its
+//! methods, so none can outlive the library. Dropping it closes the library
+//! and removes the copy.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use libloading::os::unix::{Library, RTLD_LOCAL, RTLD_NOW};
+use relive_abi::layout::Layout;
+use relive_abi::{Adopt, Bytes, FrameInfo, Handshake, StateRef, Status, symbols};
+
+use crate::error::LoadError;
+use crate::inspect::inspect;
+use crate::staging::Staging;
+
+type InfoFn = extern "C" fn(*const FrameInfo) -> Status;
+type BytesFn = extern "C" fn() -> Bytes;
+type StatusFn = extern "C" fn() -> Status;
+
+/// The entry points of one library.
+#[derive(Clone, Copy)]
+struct Entries {
+    layout: BytesFn,
+    init: InfoFn,
+    frame: InfoFn,
+    reloaded: InfoFn,
+    state: extern "C" fn() -> StateRef,
+    adopt: extern "C" fn(*const Adopt) -> Status,
+    release: extern "C" fn(*const u8, usize) -> Status,
+    snapshot: StatusFn,
+    restore: StatusFn,
+    discard_snapshot: StatusFn,
+    drop_state: StatusFn,
+    stop_workers: extern "C" fn(u64) -> Status,
+    last_message: BytesFn,
+}
+
+/// How long the steps of [`Generation::load`] took, in microseconds.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LoadTimings {
+    /// Reading the built file.
+    pub read_us: u64,
+    /// Checking ELF headers and handshake.
+    pub check_us: u64,
+    /// Writing the private copy.
+    pub copy_us: u64,
+    /// `dlopen` and symbol lookup.
+    pub open_us: u64,
+    /// Fetching and parsing the layout.
+    pub layout_us: u64,
+}
+
+/// A loaded app library.
+pub struct Generation {
+    number: u64,
+    entries: Entries,
+    layout: Layout,
+    handshake: Handshake,
+    artifact: PathBuf,
+    copy: PathBuf,
+    timings: LoadTimings,
+    // Dropped after everything above: closes the library.
+    library: Option<Library>,
+}
+
+impl std::fmt::Debug for Generation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Generation")
+            .field("number", &self.number)
+            .field("artifact", &self.artifact)
+            .field("copy", &self.copy)
+            .finish_non_exhaustive()
+    }
+}
+
+fn micros(since: Instant) -> u64 {
+    since.elapsed().as_micros() as u64
+}
+
+impl Generation {
+    /// Loads the library at `artifact` as generation `number`, through a
+    /// private copy in `staging`.
+    ///
+    /// This runs the library's initialisers (as any `dlopen` does), but only
+    /// after its file was checked to be a relive app built by the same
+    /// compiler against the same ABI.
+    pub fn load(artifact: &Path, number: u64, staging: &Staging) -> Result<Generation, LoadError> {
+        let mut timings = LoadTimings::default();
+        let t = Instant::now();
+        let bytes = std::fs::read(artifact).map_err(|source| LoadError::Read {
+            path: artifact.to_path_buf(),
+            source,
+        })?;
+        timings.read_us = micros(t);
+
+        let t = Instant::now();
+        let handshake = inspect(artifact, &bytes)?;
+        timings.check_us = micros(t);
+
+        let t = Instant::now();
+        let copy = staging
+            .stage(artifact, number, &bytes)
+            .map_err(|source| LoadError::Stage {
+                path: artifact.to_path_buf(),
+                dir: staging.path().to_path_buf(),
+                source,
+            })?;
+        drop(bytes);
+        timings.copy_us = micros(t);
+
+        let t = Instant::now();
+        let opened = open(&copy, artifact);
+        let (library, entries) = match opened {
+            Ok(pair) => pair,
+            Err(err) => {
+                let _ = std::fs::remove_file(&copy);
+                return Err(err);
+            }
+        };
+        timings.open_us = micros(t);
+
+        let mut generation = Generation {
+            number,
+            entries,
+            layout: Layout::default(),
+            handshake,
+            artifact: artifact.to_path_buf(),
+            copy,
+            timings,
+            library: Some(library),
+        };
+        let t = Instant::now();
+        let text = generation.read_bytes((generation.entries.layout)());
+        generation.layout = Layout::from_json(&text)
+            .ok()
+            .filter(|l| l.root_def().is_some())
+            .ok_or_else(|| LoadError::Layout {
+                path: artifact.to_path_buf(),
+                detail: format!("not a layout: {:.200}", String::from_utf8_lossy(&text)),
+            })?;
+        generation.timings.layout_us = micros(t);
+        Ok(generation)
+    }
+
+    /// The generation number.
+    pub fn number(&self) -> u64 {
+        self.number
+    }
+
+    /// The state layout this generation was built with.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The handshake read from the file.
+    pub fn handshake(&self) -> &Handshake {
+        &self.handshake
+    }
+
+    /// The built library this generation was copied from.
+    pub fn artifact(&self) -> &Path {
+        &self.artifact
+    }
+
+    /// The private copy that is loaded.
+    pub fn copy_path(&self) -> &Path {
+        &self.copy
+    }
+
+    /// How long loading took.
+    pub fn timings(&self) -> LoadTimings {
+        self.timings
+    }
+
+    fn read_bytes(&self, bytes: Bytes) -> Vec<u8> {
+        if bytes.ptr.is_null() || bytes.len == 0 {
+            return Vec::new();
+        }
+        // SAFETY: the library returns a pointer to `len` bytes it owns, valid
+        // until the next call into it; they are copied out at once.
+        unsafe { std::slice::from_raw_parts(bytes.ptr, bytes.len) }.to_vec()
+    }
+
+    /// The message of the last failed call ("location\nmessage" for a panic).
+    pub fn last_message(&self) -> String {
+        String::from_utf8_lossy(&self.read_bytes((self.entries.last_message)())).into_owned()
+    }
+
+    /// Fresh start: `Default`, then `App::init`.
+    pub fn init(&self, info: &FrameInfo) -> Status {
+        (self.entries.init)(info)
+    }
+
+    /// One frame.
+    pub fn frame(&self, info: &FrameInfo) -> Status {
+        (self.entries.frame)(info)
+    }
+
+    /// `App::reloaded`.
+    pub fn reloaded(&self, info: &FrameInfo) -> Status {
+        (self.entries.reloaded)(info)
+    }
+
+    /// Where the state lives (null pointer when there is none).
+    pub fn state(&self) -> StateRef {
+        (self.entries.state)()
+    }
+
+    /// Takes the previous generation's state over.
+    ///
+    /// # Safety
+    /// `plan.src` must point to the live state of a generation whose layout
+    /// the plan was computed from, and the caller must treat every field the
+    /// plan moves as given up by that generation.
+    pub unsafe fn adopt(&self, plan: &Adopt) -> Status {
+        (self.entries.adopt)(plan)
+    }
+
+    /// After the state's bytes were handed over: drops the fields flagged in
+    /// `mask` and forgets the rest.
+    pub fn release(&self, mask: &[u8]) -> Status {
+        (self.entries.release)(mask.as_ptr(), mask.len())
+    }
+
+    /// Keeps a deep copy of the state for a rollback.
+    pub fn snapshot(&self) -> Status {
+        (self.entries.snapshot)()
+    }
+
+    /// Makes the kept copy the state again.
+    pub fn restore(&self) -> Status {
+        (self.entries.restore)()
+    }
+
+    /// Drops the kept copy.
+    pub fn discard_snapshot(&self) -> Status {
+        (self.entries.discard_snapshot)()
+    }
+
+    /// Drops the state.
+    pub fn drop_state(&self) -> Status {
+        (self.entries.drop_state)()
+    }
+
+    /// Stops and joins worker threads within `deadline_ms`.
+    pub fn stop_workers(&self, deadline_ms: u64) -> Status {
+        (self.entries.stop_workers)(deadline_ms)
+    }
+}
+
+impl Drop for Generation {
+    fn drop(&mut self) {
+        if let Some(library) = self.library.take() {
+            // A failure only means the mapping stays; nothing can be done about it.
+            let _ = library.close();
+        }
+        let _ = std::fs::remove_file(&self.copy);
+    }
+}
+
+/// `dlopen`s the copy and resolves every entry point.
+fn open(copy: &Path, artifact: &Path) -> Result<(Library, Entries), LoadError> {
+    // SAFETY: loading runs the library's initialisers. The file was checked
+    // to be a relive app for this ABI and compiler, whose initialisers are
+    // those of Rust's std and the app's own statics.
+    let library = unsafe { Library::open(Some(copy), RTLD_NOW | RTLD_LOCAL) }.map_err(|e| {
+        LoadError::Open {
+            path: copy.to_path_buf(),
+            detail: e.to_string(),
+        }
+    })?;
+    macro_rules! entry {
+        ($name:expr) => {{
+            // SAFETY: the handshake matched ABI_VERSION, under which the symbol
+            // has exactly the signature of the field it is stored in.
+            match unsafe { library.get($name) } {
+                Ok(f) => *f,
+                Err(_) => {
+                    return Err(LoadError::MissingEntry {
+                        path: artifact.to_path_buf(),
+                        symbol: $name,
+                    });
+                }
+            }
+        }};
+    }
+    let entries = Entries {
+        layout: entry!(symbols::LAYOUT),
+        init: entry!(symbols::INIT),
+        frame: entry!(symbols::FRAME),
+        reloaded: entry!(symbols::RELOADED),
+        state: entry!(symbols::STATE),
+        adopt: entry!(symbols::ADOPT),
+        release: entry!(symbols::RELEASE),
+        snapshot: entry!(symbols::SNAPSHOT),
+        restore: entry!(symbols::RESTORE),
+        discard_snapshot: entry!(symbols::DISCARD_SNAPSHOT),
+        drop_state: entry!(symbols::DROP_STATE),
+        stop_workers: entry!(symbols::STOP_WORKERS),
+        last_message: entry!(symbols::LAST_MESSAGE),
+    };
+    Ok((library, entries))
+}

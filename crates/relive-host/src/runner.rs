@@ -1,0 +1,496 @@
+//! Runs the app: one frame thread per generation, and an orchestrator
+//! thread that owns the generations, decides swaps and reports what happens.
+//!
+//! A swap: the orchestrator plans the state's move against the running
+//! generation's layout, starts the new generation's thread (it waits), and
+//! posts the request. At its next frame boundary the old thread stops its
+//! workers, keeps a snapshot of the state, hands the state's address over
+//! and waits. The new thread adopts the state, runs `reloaded` and its first
+//! frame: that is the trial. If it passes, the old thread drops its snapshot
+//! and ends, and the old library is closed; if it panics, the new state is
+//! dropped and the old thread restores its snapshot and runs on.
+
+mod clock;
+mod control;
+mod frames;
+
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::thread::JoinHandle;
+
+use crate::generation::Generation;
+use crate::plan::{Plan, plan};
+
+use control::{Control, Request, Verdict};
+use frames::Start;
+
+/// Timings of the swap pause, in microseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stages {
+    /// Stopping and joining the old generation's workers.
+    pub stop_workers_us: u64,
+    /// The deep copy kept for a rollback.
+    pub snapshot_us: u64,
+    /// From the old thread's handover to the new thread's receipt.
+    pub handover_us: u64,
+    /// The new generation taking the state over.
+    pub adopt_us: u64,
+    /// `App::reloaded`.
+    pub reloaded_us: u64,
+}
+
+/// What happened to the running program.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunEvent {
+    /// The first generation started (`init` returned).
+    Loaded {
+        /// Its number.
+        generation: u64,
+    },
+    /// A new generation runs, with the state.
+    Reloaded {
+        /// Its number.
+        generation: u64,
+        /// From the end of the last old frame to the start of the first new one.
+        pause_us: u64,
+        /// Where the pause went.
+        stages: Stages,
+        /// Fields that started from `Default`.
+        added: Vec<String>,
+        /// Fields that were dropped.
+        removed: Vec<String>,
+    },
+    /// A library was not swapped in; the running code goes on.
+    Refused {
+        /// The refused generation's number.
+        generation: u64,
+        /// Why, naming the field or check.
+        reason: String,
+    },
+    /// The new code panicked during its trial; the previous code runs again
+    /// with the state from before the reload.
+    RolledBack {
+        /// The generation that failed.
+        from: u64,
+        /// The generation that runs again.
+        to: u64,
+        /// What failed: `adopt`, `reloaded` or `frame`.
+        stage: &'static str,
+        /// The panic's message.
+        message: String,
+        /// Where it panicked (`file:line:column`).
+        location: String,
+        /// The backtrace, when `RUST_BACKTRACE` asked for one.
+        backtrace: String,
+    },
+    /// The running code panicked with no previous code to return to; the
+    /// program is paused with its state until new code arrives.
+    Panicked {
+        /// The generation that panicked.
+        generation: u64,
+        /// The panic's message.
+        message: String,
+        /// Where it panicked.
+        location: String,
+        /// The backtrace, when `RUST_BACKTRACE` asked for one.
+        backtrace: String,
+    },
+    /// A swap waits for worker threads that do not stop.
+    Postponed {
+        /// The generation whose workers do not stop.
+        generation: u64,
+        /// Their names.
+        threads: String,
+    },
+    /// The program ended.
+    Exited {
+        /// Whether the app asked for it (`Flow::Exit`) rather than a stop request.
+        by_app: bool,
+    },
+}
+
+/// Messages to the orchestrator, from the owner and from frame threads.
+enum Msg {
+    Offer(Box<Generation>),
+    Stop,
+    Started {
+        generation: u64,
+    },
+    TrialPassed {
+        generation: u64,
+        pause_us: u64,
+        stages: Stages,
+    },
+    TrialFailed {
+        generation: u64,
+        stage: &'static str,
+        message: String,
+    },
+    Halted {
+        generation: u64,
+        message: String,
+        fresh: bool,
+    },
+    Postponed {
+        generation: u64,
+        threads: String,
+    },
+    SwapAborted {
+        message: String,
+    },
+    Ended {
+        generation: u64,
+        by_app: bool,
+    },
+}
+
+/// A running app. Dropping it does not stop the app; call [`Runner::stop`]
+/// and wait for [`RunEvent::Exited`].
+#[derive(Debug)]
+pub struct Runner {
+    tx: Sender<Msg>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Runner {
+    /// Starts `first` fresh (`Default`, `init`) and runs its frames.
+    /// `on_event` is called on the orchestrator thread.
+    pub fn start(
+        first: Generation,
+        on_event: impl FnMut(RunEvent) + Send + 'static,
+    ) -> std::io::Result<Runner> {
+        let (tx, rx) = mpsc::channel();
+        let mut orchestrator = Orchestrator {
+            tx: tx.clone(),
+            on_event: Box::new(on_event),
+            active: None,
+            trial: None,
+            queued: None,
+            fresh: true,
+            stopping: false,
+        };
+        orchestrator.active = Some(orchestrator.spawn(Arc::new(first), Start::Fresh)?);
+        let thread = std::thread::Builder::new()
+            .name("relive-orchestrator".into())
+            .spawn(move || orchestrator.run(rx))?;
+        Ok(Runner {
+            tx,
+            thread: Some(thread),
+        })
+    }
+
+    /// Offers a loaded generation; it replaces the running one at the next
+    /// frame boundary if its state layout allows, else it is refused.
+    pub fn offer(&self, next: Generation) {
+        let _ = self.tx.send(Msg::Offer(Box::new(next)));
+    }
+
+    /// Asks the program to end at the next frame boundary.
+    pub fn stop(&self) {
+        let _ = self.tx.send(Msg::Stop);
+    }
+
+    /// Waits for the orchestrator to finish (after [`RunEvent::Exited`]).
+    pub fn join(mut self) {
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A generation with its frame thread.
+struct Running {
+    generation: Arc<Generation>,
+    control: Arc<Control>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Running {
+    fn number(&self) -> u64 {
+        self.generation.number()
+    }
+
+    /// Waits for the frame thread to end; the generation closes when the
+    /// last reference goes.
+    fn retire(mut self) {
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+struct Trial {
+    running: Running,
+    plan: Arc<Plan>,
+}
+
+struct Orchestrator {
+    tx: Sender<Msg>,
+    on_event: Box<dyn FnMut(RunEvent) + Send>,
+    active: Option<Running>,
+    trial: Option<Trial>,
+    queued: Option<Generation>,
+    /// The active state never completed `init` and a first frame.
+    fresh: bool,
+    stopping: bool,
+}
+
+/// A panic as the app reports it, in parts.
+struct PanicReport {
+    message: String,
+    location: String,
+    backtrace: String,
+}
+
+/// Splits "location\nmessage[\nstack backtrace:\n...]".
+fn split_panic(text: &str) -> PanicReport {
+    let (head, backtrace) = match text.split_once("\nstack backtrace:\n") {
+        Some((head, backtrace)) => (head, backtrace.to_string()),
+        None => (text, String::new()),
+    };
+    let (location, message) = head.split_once('\n').unwrap_or(("", head));
+    PanicReport {
+        message: message.to_string(),
+        location: location.to_string(),
+        backtrace,
+    }
+}
+
+impl Orchestrator {
+    fn emit(&mut self, event: RunEvent) {
+        (self.on_event)(event);
+    }
+
+    fn spawn(&self, generation: Arc<Generation>, start: Start) -> std::io::Result<Running> {
+        let control = Arc::new(Control::default());
+        let (g, c, tx) = (generation.clone(), control.clone(), self.tx.clone());
+        let thread = std::thread::Builder::new()
+            .name(format!("relive-gen{}", generation.number()))
+            .spawn(move || frames::run(g, c, start, tx))?;
+        Ok(Running {
+            generation,
+            control,
+            thread: Some(thread),
+        })
+    }
+
+    fn run(mut self, rx: Receiver<Msg>) {
+        while let Ok(msg) = rx.recv() {
+            match msg {
+                Msg::Offer(next) => self.offer(*next),
+                Msg::Stop => {
+                    self.stopping = true;
+                    self.stop_if_idle();
+                }
+                Msg::Started { generation } => {
+                    self.fresh = false;
+                    self.emit(RunEvent::Loaded { generation });
+                }
+                Msg::TrialPassed {
+                    generation,
+                    pause_us,
+                    stages,
+                } => self.passed(generation, pause_us, stages),
+                Msg::TrialFailed {
+                    generation,
+                    stage,
+                    message,
+                } => self.failed(generation, stage, message),
+                Msg::Halted {
+                    generation,
+                    message,
+                    fresh,
+                } => {
+                    self.fresh = fresh;
+                    let report = split_panic(&message);
+                    self.emit(RunEvent::Panicked {
+                        generation,
+                        message: report.message,
+                        location: report.location,
+                        backtrace: report.backtrace,
+                    });
+                }
+                Msg::Postponed {
+                    generation,
+                    threads,
+                } => {
+                    self.emit(RunEvent::Postponed {
+                        generation,
+                        threads,
+                    });
+                }
+                Msg::SwapAborted { message } => {
+                    if let Some(trial) = self.trial.take() {
+                        let generation = trial.running.number();
+                        trial.running.retire();
+                        self.emit(RunEvent::Refused {
+                            generation,
+                            reason: message,
+                        });
+                    }
+                    self.offer_queued();
+                }
+                Msg::Ended { generation, by_app } => {
+                    if self.active.as_ref().map(Running::number) != Some(generation) {
+                        continue; // a generation replaced by a fresh start
+                    }
+                    if let Some(active) = self.active.take() {
+                        active.retire();
+                    }
+                    if let Some(trial) = self.trial.take() {
+                        trial.running.control.withdraw();
+                        drop(trial.plan);
+                        trial.running.retire();
+                    }
+                    self.emit(RunEvent::Exited { by_app });
+                    return;
+                }
+            }
+        }
+    }
+
+    fn offer(&mut self, next: Generation) {
+        if self.stopping {
+            return;
+        }
+        let Some(active) = &self.active else { return };
+        if self.trial.is_some() {
+            // A swap is already planned: a request not yet taken is replaced;
+            // one in progress finishes first.
+            match active.control.withdraw() {
+                Some(_) => {
+                    if let Some(old) = self.trial.take() {
+                        old.running.retire();
+                    }
+                }
+                None => {
+                    self.queued = Some(next);
+                    return;
+                }
+            }
+        }
+        let next = Arc::new(next);
+        if self.fresh {
+            // The running state never got through `init`: start over.
+            active.control.post(Request::Stop);
+            self.replace_fresh(next);
+            return;
+        }
+        let plan = match plan(active.generation.layout(), next.layout()) {
+            Ok(plan) => Arc::new(plan),
+            Err(refusal) => {
+                let generation = next.number();
+                drop(next);
+                self.emit(RunEvent::Refused {
+                    generation,
+                    reason: refusal.0,
+                });
+                return;
+            }
+        };
+        let (handover_tx, handover_rx) = mpsc::sync_channel(1);
+        let start = Start::Adopt {
+            handover: handover_rx,
+            plan: plan.clone(),
+        };
+        match self.spawn(next, start) {
+            Ok(running) => {
+                active.control.post(Request::Swap {
+                    handover: handover_tx,
+                    plan: plan.clone(),
+                });
+                self.trial = Some(Trial { running, plan });
+            }
+            Err(err) => {
+                self.emit(RunEvent::Refused {
+                    generation: 0,
+                    reason: format!("cannot start a frame thread: {err}"),
+                });
+            }
+        }
+    }
+
+    /// Replaces a generation that never started properly with a fresh one.
+    fn replace_fresh(&mut self, next: Arc<Generation>) {
+        if let Some(old) = self.active.take() {
+            old.retire();
+        }
+        match self.spawn(next, Start::Fresh) {
+            Ok(running) => self.active = Some(running),
+            Err(err) => self.emit(RunEvent::Refused {
+                generation: 0,
+                reason: format!("cannot start a frame thread: {err}"),
+            }),
+        }
+    }
+
+    fn passed(&mut self, generation: u64, pause_us: u64, stages: Stages) {
+        let Some(trial) = self.trial.take() else {
+            return;
+        };
+        if let Some(old) = self.active.take() {
+            old.control.decide(Verdict::Commit);
+            old.retire();
+        }
+        self.active = Some(trial.running);
+        self.fresh = false;
+        self.emit(RunEvent::Reloaded {
+            generation,
+            pause_us,
+            stages,
+            added: trial.plan.added.clone(),
+            removed: trial.plan.removed.clone(),
+        });
+        self.offer_queued();
+        self.stop_if_idle();
+    }
+
+    fn failed(&mut self, generation: u64, stage: &'static str, message: String) {
+        let Some(trial) = self.trial.take() else {
+            return;
+        };
+        trial.running.retire();
+        let to = match &self.active {
+            Some(active) => {
+                active.control.decide(Verdict::Rollback);
+                active.number()
+            }
+            None => 0,
+        };
+        let report = split_panic(&message);
+        self.emit(RunEvent::RolledBack {
+            from: generation,
+            to,
+            stage,
+            message: report.message,
+            location: report.location,
+            backtrace: report.backtrace,
+        });
+        self.offer_queued();
+        self.stop_if_idle();
+    }
+
+    fn offer_queued(&mut self) {
+        if let Some(next) = self.queued.take() {
+            self.offer(next);
+        }
+    }
+
+    fn stop_if_idle(&mut self) {
+        if !self.stopping {
+            return;
+        }
+        self.queued = None;
+        if let Some(active) = &self.active {
+            if self.trial.is_some() {
+                if active.control.withdraw().is_none() {
+                    return; // a swap is in progress; stop after its verdict
+                }
+                if let Some(trial) = self.trial.take() {
+                    trial.running.retire();
+                }
+            }
+            active.control.post(Request::Stop);
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! Frame numbering and frame time, carried from one generation's thread to
+//! the next so that neither resets at a reload.
+
+use std::time::Instant;
+
+use relive_abi::FrameInfo;
+
+/// Frames run so far and when the last one started.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Clock {
+    frames: u64,
+    last_start: Option<Instant>,
+}
+
+impl Clock {
+    /// The info for a frame starting now.
+    pub fn begin(&mut self, generation: u64) -> FrameInfo {
+        let now = Instant::now();
+        let dt_ns = self
+            .last_start
+            .map(|last| now.duration_since(last).as_nanos() as u64)
+            .unwrap_or(0);
+        self.last_start = Some(now);
+        FrameInfo {
+            frame: self.frames,
+            dt_ns,
+            generation,
+        }
+    }
+
+    /// The info for a call that is not a frame (init, reloaded).
+    pub fn peek(&self, generation: u64) -> FrameInfo {
+        FrameInfo {
+            frame: self.frames,
+            dt_ns: 0,
+            generation,
+        }
+    }
+
+    /// A frame completed.
+    pub fn done(&mut self) {
+        self.frames += 1;
+    }
+}

@@ -1,0 +1,140 @@
+//! The mailbox between the orchestrator and one generation's frame thread:
+//! a flag the frame loop checks at every frame boundary (one relaxed atomic
+//! load, no lock), the request behind it, and the verdict the old generation
+//! waits for after it handed its state over.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::SyncSender;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+use crate::plan::Plan;
+
+use super::clock::Clock;
+
+/// What the orchestrator wants from a frame thread.
+pub(super) enum Request {
+    /// Hand the state to the next generation's thread.
+    Swap {
+        handover: SyncSender<Handover>,
+        plan: Arc<Plan>,
+    },
+    /// Drop the state and end.
+    Stop,
+}
+
+/// The outcome of the new generation's trial, for the old generation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Verdict {
+    Commit,
+    Rollback,
+}
+
+/// The old generation's state, given to the new generation's thread.
+pub(super) struct Handover {
+    pub state: *const u8,
+    pub size: usize,
+    pub clock: Clock,
+    pub last_frame_end: Instant,
+    pub stop_workers_us: u64,
+    pub snapshot_us: u64,
+    pub sent: Instant,
+}
+
+// SAFETY: `state` points to the old generation's static state, which stays
+// mapped until the trial's verdict; only the receiving thread reads it.
+unsafe impl Send for Handover {}
+
+#[derive(Default)]
+struct Inner {
+    request: Option<Request>,
+    verdict: Option<Verdict>,
+}
+
+/// Shared between the orchestrator and one frame thread.
+#[derive(Default)]
+pub(super) struct Control {
+    pending: AtomicBool,
+    inner: Mutex<Inner>,
+    changed: Condvar,
+}
+
+impl Control {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether a request waits (the per-frame check).
+    pub fn pending(&self) -> bool {
+        self.pending.load(Ordering::Relaxed)
+    }
+
+    /// Posts a request, replacing (and returning) one not yet taken.
+    pub fn post(&self, request: Request) -> Option<Request> {
+        let mut inner = self.lock();
+        let previous = inner.request.replace(request);
+        self.pending.store(true, Ordering::Release);
+        self.changed.notify_all();
+        previous
+    }
+
+    /// Returns a taken request that could not be served yet, unless a newer
+    /// one arrived meanwhile.
+    pub fn put_back(&self, request: Request) {
+        let mut inner = self.lock();
+        if inner.request.is_none() {
+            inner.request = Some(request);
+        }
+        self.pending.store(true, Ordering::Release);
+        self.changed.notify_all();
+    }
+
+    /// Takes back a request the frame thread has not taken yet.
+    pub fn withdraw(&self) -> Option<Request> {
+        let mut inner = self.lock();
+        self.pending.store(false, Ordering::Release);
+        inner.request.take()
+    }
+
+    /// The waiting request, if any, without blocking.
+    pub fn take(&self) -> Option<Request> {
+        let mut inner = self.lock();
+        self.pending.store(false, Ordering::Release);
+        inner.request.take()
+    }
+
+    /// Blocks until a request arrives (a halted generation).
+    pub fn wait_request(&self) -> Request {
+        let mut inner = self.lock();
+        loop {
+            if let Some(request) = inner.request.take() {
+                self.pending.store(false, Ordering::Release);
+                return request;
+            }
+            inner = self
+                .changed
+                .wait(inner)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Gives the trial's outcome to the old generation.
+    pub fn decide(&self, verdict: Verdict) {
+        self.lock().verdict = Some(verdict);
+        self.changed.notify_all();
+    }
+
+    /// Blocks until the trial's outcome is known.
+    pub fn wait_verdict(&self) -> Verdict {
+        let mut inner = self.lock();
+        loop {
+            if let Some(verdict) = inner.verdict.take() {
+                return verdict;
+            }
+            inner = self
+                .changed
+                .wait(inner)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}

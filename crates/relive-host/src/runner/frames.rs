@@ -1,0 +1,329 @@
+//! The frame thread of one generation: it starts the generation (fresh, or
+//! by adopting the previous generation's state), runs frames, and at a frame
+//! boundary hands the state to the next generation's thread.
+//!
+//! All calls into a generation's library happen on its own frame thread,
+//! which ends when the generation is replaced, so thread-local destructors
+//! that the library registered run then and do not keep it mapped.
+
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender};
+use std::time::{Duration, Instant};
+
+use relive_abi::{Adopt, Status};
+
+use crate::generation::Generation;
+use crate::plan::Plan;
+
+use super::clock::Clock;
+use super::control::{Control, Handover, Request, Verdict};
+use super::{Msg, Stages};
+
+/// How long the first attempt to stop workers may block the frame loop.
+const STOP_WAIT: Duration = Duration::from_millis(50);
+/// After this long without all workers stopped, the swap is reported as
+/// postponed.
+const STOP_REPORT_AFTER: Duration = Duration::from_secs(1);
+/// How long workers get to stop when the program ends.
+const EXIT_STOP_WAIT_MS: u64 = 2000;
+
+/// How a frame thread begins.
+pub(super) enum Start {
+    /// `Default` + `init`.
+    Fresh,
+    /// Take the state over from the previous generation's thread.
+    Adopt {
+        handover: Receiver<Handover>,
+        plan: Arc<Plan>,
+    },
+}
+
+fn micros(d: Duration) -> u64 {
+    d.as_micros() as u64
+}
+
+struct Thread {
+    generation: Arc<Generation>,
+    control: Arc<Control>,
+    report: Sender<Msg>,
+    clock: Clock,
+    last_frame_end: Instant,
+    halted: bool,
+    /// Since when workers are being asked to stop for a pending swap.
+    stopping_since: Option<Instant>,
+    postponed_reported: bool,
+}
+
+/// The body of a frame thread.
+pub(super) fn run(
+    generation: Arc<Generation>,
+    control: Arc<Control>,
+    start: Start,
+    report: Sender<Msg>,
+) {
+    let number = generation.number();
+    let mut thread = Thread {
+        generation,
+        control,
+        report,
+        clock: Clock::default(),
+        last_frame_end: Instant::now(),
+        halted: false,
+        stopping_since: None,
+        postponed_reported: false,
+    };
+    let fresh = match start {
+        Start::Fresh => {
+            let info = thread.clock.peek(number);
+            match thread.check(thread.generation.init(&info)) {
+                Ok(_) => thread.send(Msg::Started { generation: number }),
+                Err(message) => thread.halt(message, true),
+            }
+            true
+        }
+        Start::Adopt { handover, plan } => {
+            if !thread.trial(handover, &plan) {
+                return;
+            }
+            false
+        }
+    };
+    thread.frames(fresh);
+}
+
+impl Thread {
+    fn send(&self, msg: Msg) {
+        // The orchestrator outlives every frame thread; a closed channel only
+        // happens while the whole runner is being torn down.
+        let _ = self.report.send(msg);
+    }
+
+    /// Ok for success and exit, Err(message) for a panic or misuse.
+    fn check(&self, status: Status) -> Result<Status, String> {
+        if status == Status::OK || status == Status::EXIT {
+            Ok(status)
+        } else {
+            Err(self.generation.last_message())
+        }
+    }
+
+    fn halt(&mut self, message: String, fresh: bool) {
+        self.halted = true;
+        self.send(Msg::Halted {
+            generation: self.generation.number(),
+            message,
+            fresh,
+        });
+    }
+
+    /// Adopts the state, runs `reloaded` and the first frame. Returns whether
+    /// the generation passed (and keeps running).
+    fn trial(&mut self, handover: Receiver<Handover>, plan: &Plan) -> bool {
+        let number = self.generation.number();
+        let Ok(h) = handover.recv() else {
+            return false; // withdrawn before the swap began
+        };
+        let received = Instant::now();
+        self.clock = h.clock;
+        let adopt = Adopt {
+            src: h.state,
+            src_size: h.size,
+            identical: u32::from(plan.identical),
+            sources: plan.sources.as_ptr(),
+            sources_len: plan.sources.len(),
+        };
+        let failed = |this: &Self, stage: &'static str, message: String| {
+            this.send(Msg::TrialFailed {
+                generation: number,
+                stage,
+                message,
+            });
+            false
+        };
+        // SAFETY: `h.state` is the previous generation's live state, whose
+        // layout `plan` was computed from; that thread released every moved
+        // field to us and stays mapped until the verdict.
+        let status = unsafe { self.generation.adopt(&adopt) };
+        if let Err(message) = self.check(status) {
+            return failed(self, "adopt", message);
+        }
+        let adopted = Instant::now();
+        let info = self.clock.peek(number);
+        if let Err(message) = self.check(self.generation.reloaded(&info)) {
+            self.generation.drop_state();
+            return failed(self, "reloaded", message);
+        }
+        let info = self.clock.begin(number);
+        let first_frame_start = Instant::now();
+        let stages = Stages {
+            stop_workers_us: h.stop_workers_us,
+            snapshot_us: h.snapshot_us,
+            handover_us: micros(received.duration_since(h.sent)),
+            adopt_us: micros(adopted.duration_since(received)),
+            reloaded_us: micros(first_frame_start.duration_since(adopted)),
+        };
+        let pause_us = micros(first_frame_start.duration_since(h.last_frame_end));
+        let status = self.generation.frame(&info);
+        self.last_frame_end = Instant::now();
+        match self.check(status) {
+            Err(message) => {
+                self.generation.drop_state();
+                failed(self, "frame", message)
+            }
+            Ok(status) => {
+                self.clock.done();
+                self.send(Msg::TrialPassed {
+                    generation: number,
+                    pause_us,
+                    stages,
+                });
+                if status == Status::EXIT {
+                    self.exit(true);
+                    return false;
+                }
+                true
+            }
+        }
+    }
+
+    fn frames(&mut self, mut fresh: bool) {
+        loop {
+            let request = if self.halted {
+                Some(self.control.wait_request())
+            } else if self.control.pending() {
+                self.control.take()
+            } else {
+                None
+            };
+            if let Some(request) = request {
+                match request {
+                    Request::Stop => {
+                        self.exit(false);
+                        return;
+                    }
+                    Request::Swap { handover, plan } => {
+                        if self.swap_out(handover, plan) {
+                            return;
+                        }
+                    }
+                }
+                continue;
+            }
+            let info = self.clock.begin(self.generation.number());
+            let status = self.generation.frame(&info);
+            self.last_frame_end = Instant::now();
+            match self.check(status) {
+                Ok(Status::EXIT) => {
+                    self.clock.done();
+                    self.exit(true);
+                    return;
+                }
+                Ok(_) => {
+                    self.clock.done();
+                    fresh = false;
+                }
+                Err(message) => self.halt(message, fresh),
+            }
+        }
+    }
+
+    fn exit(&mut self, by_app: bool) {
+        self.generation.stop_workers(EXIT_STOP_WAIT_MS);
+        self.generation.drop_state();
+        self.send(Msg::Ended {
+            generation: self.generation.number(),
+            by_app,
+        });
+    }
+
+    /// Hands the state to the next generation. Returns true when this
+    /// generation is retired (its thread must end).
+    fn swap_out(
+        &mut self,
+        handover: std::sync::mpsc::SyncSender<Handover>,
+        plan: Arc<Plan>,
+    ) -> bool {
+        let number = self.generation.number();
+        let t = Instant::now();
+        let first_attempt = self.stopping_since.is_none();
+        let since = *self.stopping_since.get_or_insert(t);
+        let wait_ms = if first_attempt {
+            STOP_WAIT.as_millis() as u64
+        } else {
+            0
+        };
+        let status = self.generation.stop_workers(wait_ms);
+        if status == Status::TIMED_OUT {
+            if !self.postponed_reported && since.elapsed() >= STOP_REPORT_AFTER {
+                self.postponed_reported = true;
+                self.send(Msg::Postponed {
+                    generation: number,
+                    threads: self.generation.last_message(),
+                });
+            }
+            // Keep the request (unless a newer one replaced it); the next
+            // frame boundary tries again.
+            self.control.put_back(Request::Swap { handover, plan });
+            if self.halted {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            return false;
+        }
+        self.stopping_since = None;
+        self.postponed_reported = false;
+        let stop_workers_us = micros(t.elapsed());
+
+        let t = Instant::now();
+        if let Err(message) = self.check(self.generation.snapshot()) {
+            self.resume();
+            self.send(Msg::SwapAborted {
+                message: format!("the state's snapshot for a rollback failed: {message}"),
+            });
+            return false;
+        }
+        let snapshot_us = micros(t.elapsed());
+        let state = self.generation.state();
+        let sent = Instant::now();
+        let h = Handover {
+            state: state.ptr,
+            size: state.size,
+            clock: self.clock,
+            last_frame_end: self.last_frame_end,
+            stop_workers_us,
+            snapshot_us,
+            sent,
+        };
+        if handover.send(h).is_err() {
+            // The next generation's thread is gone: keep running as before.
+            self.generation.discard_snapshot();
+            self.resume();
+            return false;
+        }
+        // The moved fields now belong to the next generation; drop the rest.
+        self.generation.release(&plan.drop_mask);
+        match self.control.wait_verdict() {
+            Verdict::Commit => {
+                self.generation.discard_snapshot();
+                true
+            }
+            Verdict::Rollback => {
+                if let Err(message) = self.check(self.generation.restore()) {
+                    self.halt(message, false);
+                    return false;
+                }
+                self.halted = false;
+                self.resume();
+                false
+            }
+        }
+    }
+
+    /// Lets the code run again after a swap that did not happen: `reloaded`
+    /// restarts its workers.
+    fn resume(&mut self) {
+        let info = self.clock.peek(self.generation.number());
+        if let Err(message) = self.check(self.generation.reloaded(&info)) {
+            self.halt(message, false);
+        }
+    }
+}

@@ -1,0 +1,371 @@
+//! The runtime behind `relive::export!`: the state's storage in the app
+//! library and the bodies of the `extern "C"` entry points.
+//!
+//! Every entry point catches panics, so none crosses the C ABI; the message
+//! and location of a caught panic are kept for `relive_last_message`. The
+//! host makes at most one call into a library at a time, which is what makes
+//! the unsynchronised access to [`Slot`] sound.
+
+use std::any::Any;
+use std::cell::UnsafeCell;
+use std::mem::MaybeUninit;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, Once, OnceLock, PoisonError};
+use std::thread::ThreadId;
+use std::time::Duration;
+
+pub use relive_abi as abi;
+use relive_abi::{Adopt, Bytes, FrameInfo, StateRef, Status};
+
+use crate::state::{LayoutBuilder, Root};
+use crate::{App, Ctx, Flow, workers};
+
+/// `rustc -V` of the compiler that built this crate (and so the app).
+pub const RUSTC_VERSION: &str = env!("RELIVE_RUSTC_VERSION");
+/// Version of this crate.
+pub const RELIVE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Storage for the app's state inside its library.
+pub struct Slot<T> {
+    value: UnsafeCell<MaybeUninit<T>>,
+    live: AtomicBool,
+    snapshot: UnsafeCell<Option<Box<T>>>,
+    layout: OnceLock<String>,
+}
+
+// SAFETY: the host calls into one library from one thread at a time (see the
+// module docs), so the cells are never accessed concurrently.
+unsafe impl<T> Sync for Slot<T> {}
+
+impl<T> std::fmt::Debug for Slot<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Slot")
+            .field("live", &self.is_live())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> Default for Slot<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T> Slot<T> {
+    /// An empty slot.
+    pub const fn new() -> Self {
+        Slot {
+            value: UnsafeCell::new(MaybeUninit::uninit()),
+            live: AtomicBool::new(false),
+            snapshot: UnsafeCell::new(None),
+            layout: OnceLock::new(),
+        }
+    }
+
+    fn is_live(&self) -> bool {
+        self.live.load(Ordering::Acquire)
+    }
+
+    fn put(&self, value: T) {
+        self.clear();
+        // SAFETY: calls are serialised (module docs) and the slot is empty.
+        unsafe { (*self.value.get()).write(value) };
+        self.live.store(true, Ordering::Release);
+    }
+
+    #[expect(
+        clippy::mut_from_ref,
+        reason = "the host serialises calls into the library, see the module docs"
+    )]
+    fn get_mut(&self) -> Result<&mut T, String> {
+        if !self.is_live() {
+            return Err("the library holds no state (it was moved out or never made)".into());
+        }
+        // SAFETY: live means initialised; calls are serialised, so this is
+        // the only reference for the duration of the call.
+        Ok(unsafe { (*self.value.get()).assume_init_mut() })
+    }
+
+    /// Drops the value if there is one.
+    fn clear(&self) {
+        if self.live.swap(false, Ordering::AcqRel) {
+            // SAFETY: it was live, and is now marked empty so it is dropped once.
+            unsafe { (*self.value.get()).assume_init_drop() };
+        }
+    }
+
+    #[expect(
+        clippy::mut_from_ref,
+        reason = "the host serialises calls into the library, see the module docs"
+    )]
+    fn snapshot_cell(&self) -> &mut Option<Box<T>> {
+        // SAFETY: calls are serialised (module docs).
+        unsafe { &mut *self.snapshot.get() }
+    }
+}
+
+type PanicLog = Vec<(ThreadId, String)>;
+static PANICS: Mutex<PanicLog> = Mutex::new(Vec::new());
+static LAST_MESSAGE: Mutex<String> = Mutex::new(String::new());
+static HOOK: Once = Once::new();
+
+/// Records panics of this library's threads instead of printing them: the
+/// host reports them (frames) or the worker wrapper prints them (workers).
+/// The record is "location\nmessage", then "\nstack backtrace:\n..." when
+/// `RUST_BACKTRACE` asks for one.
+fn install_panic_hook() {
+    HOOK.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            let location = info
+                .location()
+                .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
+                .unwrap_or_else(|| "unknown location".into());
+            let mut text = format!("{location}\n{}", payload_text(info.payload()));
+            let backtrace = std::backtrace::Backtrace::capture();
+            if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
+                text.push_str(&format!("\nstack backtrace:\n{backtrace}"));
+            }
+            let mut log = PANICS.lock().unwrap_or_else(PoisonError::into_inner);
+            let me = std::thread::current().id();
+            log.retain(|(id, _)| *id != me);
+            log.push((me, text));
+        }));
+    });
+}
+
+fn payload_text(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-string payload".into()
+    }
+}
+
+/// The recorded panic of the calling thread ("location\nmessage").
+pub(crate) fn take_panic_message() -> String {
+    let mut log = PANICS.lock().unwrap_or_else(PoisonError::into_inner);
+    let me = std::thread::current().id();
+    match log.iter().position(|(id, _)| *id == me) {
+        Some(i) => log.swap_remove(i).1,
+        None => "unknown location\npanic without a recorded message".into(),
+    }
+}
+
+fn set_last_message(text: String) {
+    *LAST_MESSAGE.lock().unwrap_or_else(PoisonError::into_inner) = text;
+}
+
+/// Runs an entry point's body: no panic leaves it, a misuse is reported.
+fn guard(body: impl FnOnce() -> Result<Status, String>) -> Status {
+    install_panic_hook();
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(status)) => status,
+        Ok(Err(misuse)) => {
+            set_last_message(format!("relive runtime\n{misuse}"));
+            Status::MISUSE
+        }
+        Err(_) => {
+            set_last_message(take_panic_message());
+            Status::PANICKED
+        }
+    }
+}
+
+fn read_info(info: *const FrameInfo) -> Result<FrameInfo, String> {
+    if info.is_null() {
+        return Err("frame info is null".into());
+    }
+    // SAFETY: the host passes a pointer to a live FrameInfo for the call.
+    Ok(unsafe { *info })
+}
+
+fn bytes(text: &str) -> Bytes {
+    Bytes {
+        ptr: text.as_ptr(),
+        len: text.len(),
+    }
+}
+
+/// `relive_layout`.
+pub fn layout<T: App + Root>(slot: &Slot<T>) -> Bytes {
+    let mut out = Bytes {
+        ptr: std::ptr::null(),
+        len: 0,
+    };
+    guard(|| {
+        let text = slot
+            .layout
+            .get_or_init(|| LayoutBuilder::layout_of::<T>().to_json());
+        out = bytes(text);
+        Ok(Status::OK)
+    });
+    out
+}
+
+/// `relive_init`: a fresh state from `Default`, then `App::init`.
+pub fn init<T: App + Root>(slot: &Slot<T>, info: *const FrameInfo) -> Status {
+    guard(|| {
+        let mut ctx = Ctx::new(read_info(info)?);
+        slot.put(T::default());
+        workers::resume();
+        slot.get_mut()?.init(&mut ctx);
+        Ok(Status::OK)
+    })
+}
+
+/// `relive_frame`.
+pub fn frame<T: App + Root>(slot: &Slot<T>, info: *const FrameInfo) -> Status {
+    guard(|| {
+        let mut ctx = Ctx::new(read_info(info)?);
+        Ok(match slot.get_mut()?.frame(&mut ctx) {
+            Flow::Continue => Status::OK,
+            Flow::Exit => Status::EXIT,
+        })
+    })
+}
+
+/// `relive_reloaded`.
+pub fn reloaded<T: App + Root>(slot: &Slot<T>, info: *const FrameInfo) -> Status {
+    guard(|| {
+        let mut ctx = Ctx::new(read_info(info)?);
+        workers::resume();
+        slot.get_mut()?.reloaded(&mut ctx);
+        Ok(Status::OK)
+    })
+}
+
+/// `relive_state`.
+pub fn state_ref<T>(slot: &Slot<T>) -> StateRef {
+    StateRef {
+        ptr: if slot.is_live() {
+            slot.value.get().cast()
+        } else {
+            std::ptr::null_mut()
+        },
+        size: size_of::<T>(),
+    }
+}
+
+/// `relive_adopt`: takes the previous generation's state over.
+///
+/// # Safety
+/// `plan` must be null or point to a valid [`Adopt`] whose `src` holds a
+/// live value matching the plan (see `relive_abi::Adopt`).
+pub unsafe fn adopt<T: App + Root>(slot: &Slot<T>, plan: *const Adopt) -> Status {
+    guard(|| {
+        if plan.is_null() {
+            return Err("adopt plan is null".into());
+        }
+        // SAFETY: the host passes a pointer to a live Adopt for the call.
+        let plan = unsafe { *plan };
+        if plan.src.is_null() {
+            return Err("adopt source is null".into());
+        }
+        let value = if plan.identical != 0 {
+            if plan.src_size != size_of::<T>() {
+                return Err(format!(
+                    "identical layouts differ in size: {} != {}",
+                    plan.src_size,
+                    size_of::<T>()
+                ));
+            }
+            // SAFETY: the host checked that the old value has exactly this
+            // type's layout and gives its bytes up; the old static is aligned
+            // for the same alignment.
+            unsafe { std::ptr::read(plan.src.cast::<T>()) }
+        } else {
+            let sources = if plan.sources_len == 0 {
+                &[][..]
+            } else {
+                // SAFETY: the host passes `sources_len` entries.
+                unsafe { std::slice::from_raw_parts(plan.sources, plan.sources_len) }
+            };
+            // SAFETY: the host matched every non-negative source to a field
+            // of identical layout in the old value and gives those bytes up.
+            unsafe { T::assemble(T::default(), plan.src, sources) }
+        };
+        slot.put(value);
+        Ok(Status::OK)
+    })
+}
+
+/// `relive_release`: the state's bytes now belong to the next generation;
+/// drop the fields it did not take.
+///
+/// # Safety
+/// `mask` must be null or point to `len` readable bytes.
+pub unsafe fn release<T: App + Root>(slot: &Slot<T>, mask: *const u8, len: usize) -> Status {
+    guard(|| {
+        if !slot.live.swap(false, Ordering::AcqRel) {
+            return Err("release without a state".into());
+        }
+        if len > 0 && !mask.is_null() {
+            // SAFETY: the host passes `len` mask bytes.
+            let mask = unsafe { std::slice::from_raw_parts(mask, len) };
+            // SAFETY: the value was live; it is marked empty, so nothing
+            // drops it again, and the moved fields are not in the mask.
+            unsafe { T::drop_fields((*slot.value.get()).as_mut_ptr(), mask) };
+        }
+        Ok(Status::OK)
+    })
+}
+
+/// `relive_snapshot`: keeps a deep copy for a rollback.
+pub fn snapshot<T: App + Root>(slot: &Slot<T>) -> Status {
+    guard(|| {
+        let copy = slot.get_mut()?.snapshot();
+        *slot.snapshot_cell() = Some(Box::new(copy));
+        Ok(Status::OK)
+    })
+}
+
+/// `relive_restore`: the kept copy becomes the state again.
+pub fn restore<T: App + Root>(slot: &Slot<T>) -> Status {
+    guard(|| {
+        let copy = slot
+            .snapshot_cell()
+            .take()
+            .ok_or("restore without a snapshot")?;
+        slot.put(*copy);
+        Ok(Status::OK)
+    })
+}
+
+/// `relive_discard_snapshot`.
+pub fn discard_snapshot<T: App + Root>(slot: &Slot<T>) -> Status {
+    guard(|| {
+        slot.snapshot_cell().take();
+        Ok(Status::OK)
+    })
+}
+
+/// `relive_drop_state`: drops the state and any kept copy.
+pub fn drop_state<T: App + Root>(slot: &Slot<T>) -> Status {
+    guard(|| {
+        slot.snapshot_cell().take();
+        slot.clear();
+        Ok(Status::OK)
+    })
+}
+
+/// `relive_stop_workers`.
+pub fn stop_workers(deadline_ms: u64) -> Status {
+    guard(
+        || match workers::stop_all(Duration::from_millis(deadline_ms)) {
+            Ok(()) => Ok(Status::OK),
+            Err(late) => {
+                set_last_message(late.join(", "));
+                Ok(Status::TIMED_OUT)
+            }
+        },
+    )
+}
+
+/// `relive_last_message`: valid until the next call into this library.
+pub fn last_message() -> Bytes {
+    let text = LAST_MESSAGE.lock().unwrap_or_else(PoisonError::into_inner);
+    bytes(&text)
+}

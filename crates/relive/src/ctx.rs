@@ -1,0 +1,90 @@
+//! [`Ctx`]: what a frame knows about the run (frame number, time since the
+//! previous frame, reload generation) and the door to worker threads that
+//! relive stops before a swap and that the new code starts again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use relive_abi::FrameInfo;
+
+use crate::workers::{self, Signal};
+
+/// The context of one call into the app.
+#[derive(Debug)]
+pub struct Ctx {
+    info: FrameInfo,
+}
+
+impl Ctx {
+    pub(crate) fn new(info: FrameInfo) -> Ctx {
+        Ctx { info }
+    }
+
+    /// Number of frames run before this one, across all reloads.
+    pub fn frame(&self) -> u64 {
+        self.info.frame
+    }
+
+    /// Time since the start of the previous frame (zero for the first).
+    pub fn dt(&self) -> Duration {
+        Duration::from_nanos(self.info.dt_ns)
+    }
+
+    /// The reload generation of the code that is running: 1 for the first
+    /// load, one more for each reload.
+    pub fn generation(&self) -> u64 {
+        self.info.generation
+    }
+
+    /// Starts a worker thread named `name` unless one by that name is already
+    /// running in this generation; returns whether it started one.
+    ///
+    /// Before a swap relive asks every worker to stop ([`Worker::should_stop`]
+    /// turns true and [`Worker::sleep`] wakes up) and joins it; the thread's
+    /// code belongs to the old generation and ends with it. Because a second
+    /// call with the same name does nothing, calling `spawn` from `frame` (or
+    /// from both `init` and `reloaded`) starts the workers again on the new
+    /// code after each reload. A panic in a worker ends that worker only.
+    ///
+    /// ```no_run
+    /// # fn demo(ctx: &mut relive::Ctx) {
+    /// ctx.spawn("ticker", |worker| {
+    ///     while worker.sleep(std::time::Duration::from_millis(100)) {
+    ///         // periodic work on the current code
+    ///     }
+    /// });
+    /// # }
+    /// ```
+    pub fn spawn<F>(&mut self, name: &str, body: F) -> bool
+    where
+        F: FnOnce(&Worker) + Send + 'static,
+    {
+        workers::spawn(name, body)
+    }
+}
+
+/// Handle a worker thread gets: tells it when to stop.
+#[derive(Debug)]
+pub struct Worker {
+    pub(crate) name: Arc<str>,
+    pub(crate) signal: Arc<Signal>,
+}
+
+impl Worker {
+    /// The name given to [`Ctx::spawn`].
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// True once relive wants this thread to finish (a swap or exit is
+    /// waiting on it). Cheap enough to check in a tight loop.
+    pub fn should_stop(&self) -> bool {
+        self.signal.is_stopping()
+    }
+
+    /// Sleeps for `duration`, waking early when the worker should stop.
+    /// Returns `false` if it should stop.
+    pub fn sleep(&self, duration: Duration) -> bool {
+        self.signal.sleep(duration)
+    }
+}

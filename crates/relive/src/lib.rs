@@ -1,0 +1,151 @@
+//! relive: run-time recompile for Rust — the app side.
+//!
+//! An app is a `cdylib` crate with one state struct that derives
+//! [`State`](derive@State), implements [`App`], and is exported with
+//! [`export!`]. The `relive` command builds it, loads it, calls
+//! [`App::frame`] in a loop, and when the source changes it builds the new
+//! code and swaps it in at a frame boundary, handing the same state over.
+//!
+//! ```
+//! #[derive(Default, relive::State)]
+//! pub struct All {
+//!     pub frames: u64,
+//!     pub names: Vec<String>,
+//! }
+//!
+//! impl relive::App for All {
+//!     fn frame(&mut self, ctx: &mut relive::Ctx) -> relive::Flow {
+//!         self.frames += 1;
+//!         if ctx.frame() > 3 { relive::Flow::Exit } else { relive::Flow::Continue }
+//!     }
+//! }
+//!
+//! relive::export!(All);
+//! ```
+//!
+//! # What survives a reload
+//! Every field of the state struct. When the new code's state type has the
+//! same layout, its bytes are moved as they are; when fields were added,
+//! removed or reordered, each field that kept its name and its exact layout is
+//! moved and new fields start from their `Default`; any other change is
+//! refused and the old code keeps running. Heap memory is shared between
+//! generations, so a custom `#[global_allocator]` in the app is not supported.
+#![deny(missing_docs)]
+
+mod ctx;
+pub mod state;
+mod std_impls;
+mod workers;
+
+#[doc(hidden)]
+pub mod __rt;
+
+pub use ctx::{Ctx, Worker};
+pub use relive_derive::State;
+pub use state::State;
+
+/// What the app wants after a frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    /// Run another frame.
+    Continue,
+    /// Stop the program; `relive run` exits with code 0.
+    Exit,
+}
+
+/// An app that relive runs and reloads. Implement it for the state struct.
+pub trait App: State + Default {
+    /// Runs once on a fresh start, after `Default`. Not run after a reload.
+    fn init(&mut self, ctx: &mut Ctx) {
+        let _ = ctx;
+    }
+
+    /// Runs one frame. relive calls it in a loop; the app sets its own pace.
+    fn frame(&mut self, ctx: &mut Ctx) -> Flow;
+
+    /// Runs on the new code after each reload (and on the old code after a
+    /// rollback), before its first frame.
+    fn reloaded(&mut self, ctx: &mut Ctx) {
+        let _ = ctx;
+    }
+}
+
+/// Exports a state type as a relive app: defines the handshake, the state's
+/// storage and the `extern "C"` entry points the host calls. Use it once per
+/// crate, at the crate root.
+#[macro_export]
+macro_rules! export {
+    ($state:ty) => {
+        const _: () = {
+            use $crate::__rt::abi;
+
+            // The state lives in initialised data (not .bss), so its pages are
+            // part of the file mapping instead of faulting in on first write.
+            #[unsafe(link_section = ".data.relive_state")]
+            static SLOT: $crate::__rt::Slot<$state> = $crate::__rt::Slot::new();
+
+            #[unsafe(no_mangle)]
+            #[used]
+            static RELIVE_HANDSHAKE: abi::Handshake = abi::Handshake::new(
+                $crate::__rt::RUSTC_VERSION,
+                $crate::__rt::RELIVE_VERSION,
+                ::core::stringify!($state),
+            );
+
+            #[unsafe(no_mangle)]
+            extern "C" fn relive_layout() -> abi::Bytes {
+                $crate::__rt::layout(&SLOT)
+            }
+            #[unsafe(no_mangle)]
+            extern "C" fn relive_init(info: *const abi::FrameInfo) -> abi::Status {
+                $crate::__rt::init(&SLOT, info)
+            }
+            #[unsafe(no_mangle)]
+            extern "C" fn relive_frame(info: *const abi::FrameInfo) -> abi::Status {
+                $crate::__rt::frame(&SLOT, info)
+            }
+            #[unsafe(no_mangle)]
+            extern "C" fn relive_reloaded(info: *const abi::FrameInfo) -> abi::Status {
+                $crate::__rt::reloaded(&SLOT, info)
+            }
+            #[unsafe(no_mangle)]
+            extern "C" fn relive_state() -> abi::StateRef {
+                $crate::__rt::state_ref(&SLOT)
+            }
+            #[unsafe(no_mangle)]
+            extern "C" fn relive_adopt(plan: *const abi::Adopt) -> abi::Status {
+                // SAFETY: the host passes a valid plan, as the ABI requires.
+                unsafe { $crate::__rt::adopt(&SLOT, plan) }
+            }
+            #[unsafe(no_mangle)]
+            extern "C" fn relive_release(mask: *const u8, len: usize) -> abi::Status {
+                // SAFETY: the host passes `len` mask bytes, as the ABI requires.
+                unsafe { $crate::__rt::release(&SLOT, mask, len) }
+            }
+            #[unsafe(no_mangle)]
+            extern "C" fn relive_snapshot() -> abi::Status {
+                $crate::__rt::snapshot(&SLOT)
+            }
+            #[unsafe(no_mangle)]
+            extern "C" fn relive_restore() -> abi::Status {
+                $crate::__rt::restore(&SLOT)
+            }
+            #[unsafe(no_mangle)]
+            extern "C" fn relive_discard_snapshot() -> abi::Status {
+                $crate::__rt::discard_snapshot(&SLOT)
+            }
+            #[unsafe(no_mangle)]
+            extern "C" fn relive_drop_state() -> abi::Status {
+                $crate::__rt::drop_state(&SLOT)
+            }
+            #[unsafe(no_mangle)]
+            extern "C" fn relive_stop_workers(deadline_ms: u64) -> abi::Status {
+                $crate::__rt::stop_workers(deadline_ms)
+            }
+            #[unsafe(no_mangle)]
+            extern "C" fn relive_last_message() -> abi::Bytes {
+                $crate::__rt::last_message()
+            }
+        };
+    };
+}

@@ -1,0 +1,117 @@
+//! The [`State`] trait: what relive needs to know about every type inside the
+//! app's state so it can move it safely from one generation to the next.
+//!
+//! A type describes its layout (size, alignment, fields with their offsets
+//! and types) into a [`LayoutBuilder`], and can make a deep copy of itself
+//! that relive keeps while a new generation runs its first frame, so that a
+//! panic there rolls back to exactly the state from before the reload.
+//! `#[derive(relive::State)]` implements it for structs and enums; relive
+//! implements it for the std types a state usually holds.
+
+use std::collections::BTreeMap;
+
+use relive_abi::layout::{Field, Kind, Layout, TypeDef, Variant};
+
+/// A type that can live in relive-managed state.
+///
+/// # Safety
+/// [`State::describe`] must report the type's true size, alignment, field
+/// offsets and field types: relive moves values between generations as raw
+/// bytes when two descriptions match. Derive it rather than implementing it.
+pub unsafe trait State: Sized + 'static {
+    /// Adds this type (and the types inside it) to `layout`, returns its key.
+    fn describe(layout: &mut LayoutBuilder) -> String;
+
+    /// A deep, independent copy of the value.
+    fn snapshot(&self) -> Self;
+}
+
+/// The state struct itself: moves fields in and drops fields by position.
+/// Implemented by `#[derive(State)]` for structs.
+#[doc(hidden)]
+pub trait Root: State {
+    /// Builds a value from the previous generation's bytes: `base` (the new
+    /// type's `Default`) with every field that has a source replaced.
+    ///
+    /// # Safety
+    /// `src` must point to a live value of the previous state type, and for
+    /// each field `i`, `sources[i]` must be `-1` or the offset in `src` of a
+    /// value with exactly the layout of field `i`, which the caller gives up.
+    unsafe fn assemble(base: Self, src: *const u8, sources: &[i64]) -> Self;
+
+    /// Drops the fields whose `mask` byte is non-zero, leaves the rest.
+    ///
+    /// # Safety
+    /// `this` must point to a live value; afterwards it must not be used or
+    /// dropped again as a whole.
+    unsafe fn drop_fields(this: *mut Self, mask: &[u8]);
+}
+
+/// Collects the layout of a state type and everything inside it.
+#[derive(Debug, Default)]
+pub struct LayoutBuilder {
+    types: BTreeMap<String, TypeDef>,
+}
+
+impl LayoutBuilder {
+    /// The full layout of `T`.
+    pub fn layout_of<T: State>() -> Layout {
+        let mut builder = LayoutBuilder::default();
+        let root = T::describe(&mut builder);
+        Layout {
+            root,
+            types: builder.types,
+        }
+    }
+
+    /// Registers `T` with a kind computed by `kind` (which describes the
+    /// types inside it), once; returns its key. A type that contains itself
+    /// finds its own key already registered and stops there.
+    pub fn add<T: 'static>(&mut self, kind: impl FnOnce(&mut Self) -> Kind) -> String {
+        let key = std::any::type_name::<T>().to_string();
+        if self.types.contains_key(&key) {
+            return key;
+        }
+        let placeholder = TypeDef {
+            size: size_of::<T>() as u64,
+            align: align_of::<T>() as u64,
+            kind: Kind::Scalar,
+        };
+        self.types.insert(key.clone(), placeholder);
+        let kind = kind(self);
+        if let Some(def) = self.types.get_mut(&key) {
+            def.kind = kind;
+        }
+        key
+    }
+
+    /// A type whose bytes carry all of its meaning.
+    pub fn scalar<T: 'static>(&mut self) -> String {
+        self.add::<T>(|_| Kind::Scalar)
+    }
+
+    /// A standard container over the given type parameters.
+    pub fn container<T: 'static>(&mut self, name: &str, args: Vec<String>) -> String {
+        self.add::<T>(|_| Kind::Container {
+            name: name.to_string(),
+            args,
+        })
+    }
+
+    /// One field, for struct, tuple and variant descriptions.
+    pub fn field<F: State>(&mut self, name: &str, offset: usize) -> Field {
+        Field {
+            name: name.to_string(),
+            offset: offset as u64,
+            ty: F::describe(self),
+        }
+    }
+
+    /// One enum variant.
+    pub fn variant(&mut self, name: &str, fields: Vec<Field>) -> Variant {
+        Variant {
+            name: name.to_string(),
+            fields,
+        }
+    }
+}
