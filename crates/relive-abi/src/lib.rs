@@ -24,6 +24,8 @@ pub struct FrameInfo {
     pub dt_ns: u64,
     /// The reload generation of the running code (1 for the first load).
     pub generation: u64,
+    /// The last swap pause in nanoseconds (0 before the first reload).
+    pub last_pause_ns: u64,
 }
 
 /// Result of an entry point. A plain integer, so that an unexpected value

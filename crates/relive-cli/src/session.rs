@@ -33,6 +33,8 @@ const SOURCE_MAX_WAIT: Duration = Duration::from_millis(300);
 /// Quiet time after the library changed on disk (a build started elsewhere)
 /// before it is read.
 const ARTIFACT_QUIET: Duration = Duration::from_millis(50);
+/// How often the status line is drawn again on a TTY.
+const STATUS_REDRAW: Duration = Duration::from_secs(1);
 
 enum Msg {
     SourceChanged,
@@ -84,6 +86,7 @@ struct Session {
     timings: HashMap<u64, LoadTimings>,
     runner: Option<Runner>,
     interrupted: bool,
+    status_due: Instant,
 }
 
 /// Runs `relive run`; returns the process exit code.
@@ -121,6 +124,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         timings: HashMap::new(),
         runner: None,
         interrupted: false,
+        status_due: start,
         args,
     };
     let _sources = session.start()?;
@@ -188,6 +192,13 @@ impl Session {
         loop {
             let now = Instant::now();
             let mut due = self.artifact_due;
+            if self.terminal.has_status_line() {
+                if now >= self.status_due {
+                    self.terminal.redraw();
+                    self.status_due = now + STATUS_REDRAW;
+                }
+                due = Some(due.map_or(self.status_due, |d| d.min(self.status_due)));
+            }
             match self.debounce.next(now) {
                 Next::Build if !self.building => self.start_build(),
                 Next::WaitUntil(at) => due = Some(due.map_or(at, |d| d.min(at))),

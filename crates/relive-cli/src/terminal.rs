@@ -100,6 +100,17 @@ impl Terminal {
         self.draw_status();
     }
 
+    /// Whether the status line is shown (and needs redrawing now and then,
+    /// in case the app cleared the screen).
+    pub fn has_status_line(&self) -> bool {
+        self.rows > 0
+    }
+
+    /// Draws the status line again.
+    pub fn redraw(&self) {
+        self.draw_status();
+    }
+
     /// Updates the status line's generation.
     pub fn set_generation(&mut self, generation: u64) {
         self.status.generation = generation;

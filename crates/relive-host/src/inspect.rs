@@ -19,7 +19,13 @@ pub fn inspect(path: &Path, bytes: &[u8]) -> Result<Handshake, LoadError> {
         path: path.to_path_buf(),
         detail,
     };
-    let file = object::File::parse(bytes).map_err(|e| not_so(format!("{e}")))?;
+    let file = object::File::parse(bytes).map_err(|e| {
+        if bytes.starts_with(b"\x7fELF") {
+            not_so(format!("the file is truncated or corrupt ({e})"))
+        } else {
+            not_so(format!("it is not an ELF file ({e})"))
+        }
+    })?;
     if file.format() != object::BinaryFormat::Elf {
         return Err(not_so(format!("it is a {:?} file, not ELF", file.format())));
     }

@@ -36,6 +36,12 @@ impl Ctx {
         self.info.generation
     }
 
+    /// How long the program was paused for the last swap of code (`None`
+    /// before the first reload).
+    pub fn last_swap_pause(&self) -> Option<Duration> {
+        (self.info.last_pause_ns > 0).then(|| Duration::from_nanos(self.info.last_pause_ns))
+    }
+
     /// Starts a worker thread named `name` unless one by that name is already
     /// running in this generation; returns whether it started one.
     ///

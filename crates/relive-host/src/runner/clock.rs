@@ -10,6 +10,7 @@ use relive_abi::FrameInfo;
 pub(super) struct Clock {
     frames: u64,
     last_start: Option<Instant>,
+    last_pause_ns: u64,
 }
 
 impl Clock {
@@ -25,6 +26,7 @@ impl Clock {
             frame: self.frames,
             dt_ns,
             generation,
+            last_pause_ns: self.last_pause_ns,
         }
     }
 
@@ -34,7 +36,13 @@ impl Clock {
             frame: self.frames,
             dt_ns: 0,
             generation,
+            last_pause_ns: self.last_pause_ns,
         }
+    }
+
+    /// Records the pause of the swap that is ending.
+    pub fn set_pause(&mut self, pause_ns: u64) {
+        self.last_pause_ns = pause_ns;
     }
 
     /// A frame completed.

@@ -153,8 +153,13 @@ impl Thread {
             self.generation.drop_state();
             return failed(self, "reloaded", message);
         }
-        let info = self.clock.begin(number);
         let first_frame_start = Instant::now();
+        self.clock.set_pause(
+            first_frame_start
+                .duration_since(h.last_frame_end)
+                .as_nanos() as u64,
+        );
+        let info = self.clock.begin(number);
         let stages = Stages {
             stop_workers_us: h.stop_workers_us,
             snapshot_us: h.snapshot_us,

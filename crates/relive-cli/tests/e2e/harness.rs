@@ -1,0 +1,330 @@
+//! Drives the real `relive` binary on a copy of a fixture app, as a user
+//! would: start `relive run`, edit the source, and wait (with deadlines) for
+//! events and for the app's output.
+//!
+//! Every test gets its own copy of the fixture under a unique package name,
+//! so the copies can share one target folder (`target/e2e`, built once per
+//! run) and tests can run in parallel. Set `RELIVE_KEEP_TMP=1` to keep the
+//! folders of failed tests.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Deadline for anything that includes a cargo build.
+pub const BUILD_DEADLINE: Duration = Duration::from_secs(240);
+/// Deadline for things that need no build.
+pub const SHORT_DEADLINE: Duration = Duration::from_secs(20);
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("crates/relive-cli is two levels below the workspace root")
+        .to_path_buf()
+}
+
+/// The target folder shared by every fixture copy.
+pub fn shared_target() -> PathBuf {
+    std::env::var_os("RELIVE_E2E_TARGET")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target").join("e2e"))
+}
+
+/// A private copy of a fixture package.
+pub struct App {
+    dir: Option<tempfile::TempDir>,
+    pub name: String,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        if std::thread::panicking()
+            && std::env::var_os("RELIVE_KEEP_TMP").is_some()
+            && let Some(dir) = self.dir.take()
+        {
+            eprintln!("kept {}", dir.keep().display());
+        }
+    }
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+impl App {
+    /// Copies `fixtures/<fixture>` under the name `<fixture>_<test>`.
+    pub fn copy(fixture: &str, test: &str) -> App {
+        let src = workspace_root().join("fixtures").join(fixture);
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("relive-e2e-{test}-"))
+            .tempdir()
+            .expect("temp dir");
+        copy_dir(&src, dir.path());
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let name = format!("{fixture}_{test}_{n}");
+        let manifest = dir.path().join("Cargo.toml");
+        let text = std::fs::read_to_string(&manifest).expect("fixture manifest");
+        let relive = workspace_root().join("crates").join("relive");
+        let text = text
+            .replacen(
+                &format!("name = \"{fixture}\""),
+                &format!("name = \"{name}\""),
+                1,
+            )
+            .replace("../../crates/relive", &relive.to_string_lossy());
+        std::fs::write(&manifest, text).expect("write manifest");
+        // Same dependency versions as the workspace, already downloaded.
+        let _ = std::fs::copy(
+            workspace_root().join("Cargo.lock"),
+            dir.path().join("Cargo.lock"),
+        );
+        App {
+            dir: Some(dir),
+            name,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.as_ref().expect("present until drop").path()
+    }
+
+    pub fn lib_rs(&self) -> PathBuf {
+        self.path().join("src").join("lib.rs")
+    }
+
+    /// Replaces `from` by `to` in `src/lib.rs`; `from` must be there.
+    pub fn edit(&self, from: &str, to: &str) {
+        let path = self.lib_rs();
+        let text = std::fs::read_to_string(&path).expect("read lib.rs");
+        assert!(text.contains(from), "{from:?} is not in {}", path.display());
+        std::fs::write(&path, text.replacen(from, to, 1)).expect("write lib.rs");
+    }
+
+    /// The library cargo builds for this copy.
+    pub fn artifact(&self) -> PathBuf {
+        shared_target()
+            .join("debug")
+            .join(format!("lib{}.so", self.name))
+    }
+
+    /// Builds the copy with cargo, as a user's terminal or editor would.
+    pub fn cargo_build(&self) {
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["build", "--lib", "--quiet", "--manifest-path"])
+            .arg(self.path().join("Cargo.toml"))
+            .env("CARGO_TARGET_DIR", shared_target())
+            .status()
+            .expect("start cargo");
+        assert!(status.success(), "cargo build of {} failed", self.name);
+    }
+
+    /// Starts `relive run` on this copy with an events log.
+    pub fn run(&self, extra: &[&str]) -> Relive {
+        Relive::start(self.path(), extra)
+    }
+}
+
+fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).expect("create dir");
+    for entry in std::fs::read_dir(src).expect("read fixture") {
+        let entry = entry.expect("dir entry");
+        let to = dst.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            if entry.file_name() != "target" {
+                copy_dir(&entry.path(), &to);
+            }
+        } else {
+            std::fs::copy(entry.path(), &to).expect("copy file");
+        }
+    }
+}
+
+/// A running `relive run`.
+pub struct Relive {
+    child: Child,
+    events_path: PathBuf,
+    stdout: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Mutex<Vec<String>>>,
+    _events_dir: tempfile::TempDir,
+}
+
+fn collect(stream: impl std::io::Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = lines.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            sink.lock().expect("lines").push(line);
+        }
+    });
+    lines
+}
+
+impl Relive {
+    pub fn start(path: &Path, extra: &[&str]) -> Relive {
+        let events_dir = tempfile::tempdir().expect("events dir");
+        let events_path = events_dir.path().join("events.jsonl");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_relive"))
+            .arg("run")
+            .arg(path)
+            .arg("--events")
+            .arg(&events_path)
+            .args(extra)
+            .env("CARGO_TARGET_DIR", shared_target())
+            .env_remove("RUST_BACKTRACE")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start relive");
+        let stdout = collect(child.stdout.take().expect("stdout"));
+        let stderr = collect(child.stderr.take().expect("stderr"));
+        Relive {
+            child,
+            events_path,
+            stdout,
+            stderr,
+            _events_dir: events_dir,
+        }
+    }
+
+    /// Every event so far.
+    pub fn events(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.events_path)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// The app's output lines so far.
+    pub fn output(&self) -> Vec<String> {
+        self.stdout.lock().expect("stdout").clone()
+    }
+
+    fn report(&self) -> String {
+        let events: Vec<String> = self.events().iter().map(|e| e.to_string()).collect();
+        let out = self.output();
+        let tail = &out[out.len().saturating_sub(15)..];
+        format!(
+            "events:\n{}\nlast output:\n{}\nstderr:\n{}",
+            events.join("\n"),
+            tail.join("\n"),
+            self.stderr.lock().expect("stderr").join("\n")
+        )
+    }
+
+    /// Waits until `check` finds something, or panics with the whole story.
+    pub fn wait_for<T>(
+        &self,
+        what: &str,
+        deadline: Duration,
+        mut check: impl FnMut(&Self) -> Option<T>,
+    ) -> T {
+        let until = Instant::now() + deadline;
+        loop {
+            if let Some(found) = check(self) {
+                return found;
+            }
+            if Instant::now() > until {
+                panic!(
+                    "timed out after {deadline:?} waiting for {what}\n{}",
+                    self.report()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits for the `n`-th (from 1) event named `name` after skipping `after` events.
+    pub fn wait_event(&self, name: &str, deadline: Duration) -> Value {
+        self.wait_event_after(name, 0, deadline)
+    }
+
+    /// Waits for an event named `name` among the events from index `after` on.
+    pub fn wait_event_after(&self, name: &str, after: usize, deadline: Duration) -> Value {
+        self.wait_for(&format!("event {name}"), deadline, |r| {
+            r.events()
+                .into_iter()
+                .skip(after)
+                .find(|e| e["event"] == name)
+        })
+    }
+
+    /// Number of events so far (a mark for `wait_event_after`).
+    pub fn mark(&self) -> usize {
+        self.events().len()
+    }
+
+    /// Waits for an output line that `check` accepts and returns it.
+    pub fn wait_line(
+        &self,
+        what: &str,
+        deadline: Duration,
+        check: impl Fn(&str) -> bool,
+    ) -> String {
+        self.wait_for(what, deadline, |r| {
+            r.output().into_iter().find(|l| check(l))
+        })
+    }
+
+    /// Waits for the process to end.
+    pub fn wait_exit(&mut self, deadline: Duration) -> ExitStatus {
+        let until = Instant::now() + deadline;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            if Instant::now() > until {
+                panic!("relive did not exit within {deadline:?}\n{}", self.report());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends a signal to relive.
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill has no memory preconditions; the pid is our child.
+        unsafe { libc::kill(self.child.id() as i32, signal) };
+    }
+}
+
+impl Drop for Relive {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("{}", self.report());
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Parses "tick N VERSION gen G LABEL" lines of the counter fixture.
+pub struct Tick {
+    pub counter: u64,
+    pub version: String,
+    pub generation: u64,
+    pub label: String,
+}
+
+pub fn tick(line: &str) -> Option<Tick> {
+    let parts: Vec<&str> = line.split_whitespace().collect();
+    match parts.as_slice() {
+        ["tick", n, v, "gen", g, label] => Some(Tick {
+            counter: n.parse().ok()?,
+            version: v.to_string(),
+            generation: g.parse().ok()?,
+            label: label.to_string(),
+        }),
+        _ => None,
+    }
+}
+
+/// All ticks printed so far.
+pub fn ticks(relive: &Relive) -> Vec<Tick> {
+    relive.output().iter().filter_map(|l| tick(l)).collect()
+}
