@@ -60,6 +60,13 @@ pub enum Kind {
         /// Number of elements.
         len: u64,
     },
+    /// A value that points into the code or read-only data of the library
+    /// that made it (`&'static str`, `fn` pointers): moving its bytes keeps
+    /// the old library mapped.
+    Pinned {
+        /// What it is, for messages.
+        what: String,
+    },
     /// A standard container whose own layout is fixed by the compiler
     /// (`Vec`, `VecDeque`, `Option`, `Box`, maps and sets).
     Container {
@@ -77,8 +84,19 @@ pub struct Field {
     pub name: String,
     /// Byte offset within the value (zero for enum variant fields).
     pub offset: u64,
-    /// Key of the field's type.
+    /// Key of the field's type (empty for a skipped field).
     pub ty: String,
+    /// `#[relive(skip)]`: never carried; `Default` and `reloaded` re-create it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub skip: bool,
+    /// `#[relive(reset)]`: starts from `Default` when its type changes,
+    /// instead of refusing the reload.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub reset: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// One enum variant.
@@ -164,6 +182,8 @@ mod tests {
                         name: "frames".into(),
                         offset: 0,
                         ty: "u64".into(),
+                        skip: false,
+                        reset: true,
                     }],
                 },
             },

@@ -121,6 +121,12 @@ pub mod symbols {
     /// `extern "C" fn(u64) -> Status`: stop and join worker threads within
     /// the given milliseconds.
     pub const STOP_WORKERS: &str = "relive_stop_workers";
+    /// `extern "C" fn(*mut Bytes) -> Status`: serialises the state by field
+    /// name (for a migration); the bytes stay valid until the next call.
+    pub const SAVE: &str = "relive_save";
+    /// `extern "C" fn(Bytes) -> Status`: makes the state from bytes that
+    /// another generation's `relive_save` wrote, matching fields by name.
+    pub const LOAD: &str = "relive_load";
     /// `extern "C" fn() -> Bytes`: the message of the last failed call.
     pub const LAST_MESSAGE: &str = "relive_last_message";
 }

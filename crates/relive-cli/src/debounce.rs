@@ -3,7 +3,12 @@
 //!
 //! A burst of saves makes one build once the files stay quiet (but never later
 //! than a maximum wait after the burst began); saves during a build make exactly
-//! one more build of the latest sources after the running one finishes.
+//! one more build of the latest sources after the running one finishes. Saves
+//! that keep coming while a build runs are a storm (an editor's auto-save, a
+//! generator, a `git checkout`): from then until the next build starts, the
+//! quiet time and the maximum wait are the longer storm ones, so a storm of
+//! any length makes at most two builds, and a single save still builds after
+//! the short quiet time.
 
 use std::time::{Duration, Instant};
 
@@ -14,6 +19,11 @@ pub struct Debounce {
     quiet: Duration,
     /// The longest a burst of changes can hold a build back.
     max_wait: Duration,
+    /// Quiet time and maximum wait during a storm.
+    storm_quiet: Duration,
+    storm_max_wait: Duration,
+    /// A change arrived while a build ran, and no build has started since.
+    storm: bool,
     /// Changes not yet covered by a started build.
     pending: Option<Burst>,
     /// A build is running.
@@ -41,11 +51,21 @@ pub enum Next {
 }
 
 impl Debounce {
-    /// Builds after `quiet` without changes, and at most `max_wait` after a burst began.
-    pub fn new(quiet: Duration, max_wait: Duration) -> Self {
+    /// Builds after `quiet` without changes, and at most `max_wait` after a
+    /// burst began; during a storm, after `storm_quiet` and at most
+    /// `storm_max_wait`.
+    pub fn new(
+        quiet: Duration,
+        max_wait: Duration,
+        storm_quiet: Duration,
+        storm_max_wait: Duration,
+    ) -> Self {
         Self {
             quiet,
             max_wait,
+            storm_quiet,
+            storm_max_wait,
+            storm: false,
             pending: None,
             building: false,
         }
@@ -53,6 +73,9 @@ impl Debounce {
 
     /// Records that a relevant file changed at `now`.
     pub fn changed(&mut self, now: Instant) {
+        if self.building {
+            self.storm = true;
+        }
         self.pending = Some(match self.pending {
             Some(burst) => Burst {
                 first: burst.first,
@@ -69,6 +92,7 @@ impl Debounce {
     pub fn build_started(&mut self) {
         self.pending = None;
         self.building = true;
+        self.storm = false;
     }
 
     /// Records that the running build ended at `now`, whether it succeeded or not.
@@ -89,10 +113,15 @@ impl Debounce {
         let Some(burst) = self.pending else {
             return Next::Idle;
         };
+        let (quiet, max_wait) = if self.storm {
+            (self.storm_quiet, self.storm_max_wait)
+        } else {
+            (self.quiet, self.max_wait)
+        };
         // A deadline too far away to represent never comes.
         let due = match (
-            burst.last.checked_add(self.quiet),
-            burst.first.checked_add(self.max_wait),
+            burst.last.checked_add(quiet),
+            burst.first.checked_add(max_wait),
         ) {
             (Some(a), Some(b)) => a.min(b),
             (Some(due), None) | (None, Some(due)) => due,
@@ -112,8 +141,19 @@ mod tests {
 
     const QUIET: u64 = 50;
     const MAX_WAIT: u64 = 500;
+    const STORM_QUIET: u64 = 300;
+    const STORM_MAX_WAIT: u64 = 10_000;
     const BUILD_MS: u64 = 200;
-    const HORIZON: u64 = 3_000;
+    const HORIZON: u64 = 8_000;
+
+    fn policy() -> Debounce {
+        Debounce::new(
+            Duration::from_millis(QUIET),
+            Duration::from_millis(MAX_WAIT),
+            Duration::from_millis(STORM_QUIET),
+            Duration::from_millis(STORM_MAX_WAIT),
+        )
+    }
 
     /// Runs a fake clock in 1 ms steps: applies the changes at their offsets,
     /// ends each build `BUILD_MS` after it starts, and starts a build whenever
@@ -121,10 +161,7 @@ mod tests {
     fn simulate(changes: &[u64]) -> Vec<u64> {
         let base = Instant::now();
         let at = |ms: u64| base + Duration::from_millis(ms);
-        let mut debounce = Debounce::new(
-            Duration::from_millis(QUIET),
-            Duration::from_millis(MAX_WAIT),
-        );
+        let mut debounce = policy();
         let mut builds = Vec::new();
         let mut build_ends = None;
         for t in 0..HORIZON {
@@ -161,28 +198,42 @@ mod tests {
             // 50 changes 5 ms apart: the last is at 245.
             ("burst of 50", every(5, 0, 50), vec![245 + QUIET]),
             // Changes every 10 ms for 1 s: the first build is forced at max_wait;
-            // the rest, partly made during that build, make one more build.
+            // the rest, partly made during that build, make one more build
+            // once the storm has been quiet for the storm quiet time.
             (
                 "burst longer than max_wait",
                 every(10, 0, 101),
-                vec![MAX_WAIT, 1_000 + QUIET],
+                vec![MAX_WAIT, 1_000 + STORM_QUIET],
             ),
-            // A change during the build, long quiet by its end: build at once after it.
+            // A change during the build: one more build, a storm quiet time
+            // after that change.
             (
                 "change during build",
                 vec![0, 100],
-                vec![QUIET, QUIET + BUILD_MS],
+                vec![QUIET, 100 + STORM_QUIET],
             ),
-            // A change just before the build ends: build after quiet from that change.
             (
                 "late change during build",
                 vec![0, 245],
-                vec![QUIET, 245 + QUIET],
+                vec![QUIET, 245 + STORM_QUIET],
             ),
             (
                 "many changes during build",
                 [vec![0], every(10, 60, 19)].concat(),
-                vec![QUIET, 240 + QUIET],
+                vec![QUIET, 240 + STORM_QUIET],
+            ),
+            // 40 saves a second for 3 s with builds shorter than the gaps'
+            // sum: still two builds, the last one of the final sources.
+            (
+                "save storm",
+                every(25, 0, 120),
+                vec![MAX_WAIT, 2_975 + STORM_QUIET],
+            ),
+            // After the storm's build, a single save is quick again.
+            (
+                "single save after a storm",
+                [every(25, 0, 40), vec![4_000]].concat(),
+                vec![MAX_WAIT, 975 + STORM_QUIET, 4_000 + QUIET],
             ),
             ("simultaneous changes", vec![7, 7, 7], vec![7 + QUIET]),
             (
@@ -200,10 +251,7 @@ mod tests {
     fn next_reports_the_deadline() {
         let base = Instant::now();
         let ms = |n: u64| base + Duration::from_millis(n);
-        let mut d = Debounce::new(
-            Duration::from_millis(QUIET),
-            Duration::from_millis(MAX_WAIT),
-        );
+        let mut d = policy();
         assert_eq!(d.next(ms(0)), Next::Idle);
         d.changed(ms(0));
         assert_eq!(d.next(ms(10)), Next::WaitUntil(ms(QUIET)));
@@ -215,8 +263,8 @@ mod tests {
         d.changed(ms(100));
         assert_eq!(d.next(ms(10_000)), Next::Idle, "never build while building");
         d.build_finished(ms(120));
-        assert_eq!(d.next(ms(120)), Next::WaitUntil(ms(100 + QUIET)));
-        assert_eq!(d.next(ms(100 + QUIET)), Next::Build);
+        assert_eq!(d.next(ms(120)), Next::WaitUntil(ms(100 + STORM_QUIET)));
+        assert_eq!(d.next(ms(100 + STORM_QUIET)), Next::Build);
         d.build_started();
         d.build_finished(ms(400));
         assert_eq!(

@@ -1,4 +1,5 @@
-//! The `relive` command: run a Rust app and swap in new code as it is saved.
+//! The `relive` command: run a Rust app and swap in new code as it is saved,
+//! or create a new app to run.
 //!
 //! A thin layer over `relive-host`: it parses the arguments, finds the
 //! package, drives cargo and the file watchers, and reports what happens on
@@ -7,6 +8,7 @@
 mod cargo_build;
 mod debounce;
 mod events;
+mod new;
 mod package;
 mod session;
 mod terminal;
@@ -29,6 +31,8 @@ struct Cli {
 enum Command {
     /// Build the app at PATH, run it, and reload it whenever its code changes.
     Run(RunArgs),
+    /// Create a new app at PATH that `relive run PATH` runs at once.
+    New(NewArgs),
 }
 
 /// Arguments of `relive run`.
@@ -52,10 +56,18 @@ pub struct RunArgs {
     pub quiet: bool,
 }
 
+/// Arguments of `relive new`.
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The folder to create (missing or empty); its name is the package name.
+    pub path: PathBuf,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => session::run(args),
+        Command::New(args) => new::run(args),
     };
     match result {
         Ok(code) => code,

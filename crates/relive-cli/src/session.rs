@@ -15,6 +15,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use relive_host::plan::Mode;
 use relive_host::{Generation, LoadError, LoadTimings, RunEvent, Runner, Staging};
 use serde_json::json;
 
@@ -30,6 +31,9 @@ use crate::watch::{self, Watch};
 const SOURCE_QUIET: Duration = Duration::from_millis(20);
 /// Longest a burst of changes can delay a build.
 const SOURCE_MAX_WAIT: Duration = Duration::from_millis(300);
+/// Quiet time and longest delay once saves keep coming during a build.
+const STORM_QUIET: Duration = Duration::from_millis(300);
+const STORM_MAX_WAIT: Duration = Duration::from_secs(10);
 /// Quiet time after the library changed on disk (a build started elsewhere)
 /// before it is read.
 const ARTIFACT_QUIET: Duration = Duration::from_millis(50);
@@ -112,7 +116,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         events,
         terminal,
         staging: Arc::new(staging),
-        debounce: Debounce::new(SOURCE_QUIET, SOURCE_MAX_WAIT),
+        debounce: Debounce::new(SOURCE_QUIET, SOURCE_MAX_WAIT, STORM_QUIET, STORM_MAX_WAIT),
         building: false,
         artifact: None,
         artifact_watch: None,
@@ -410,14 +414,31 @@ impl Session {
                 generation,
                 pause_us,
                 stages,
-                added,
-                removed,
+                plan,
             } => {
                 let prepare = self.timings.remove(&generation).unwrap_or_default();
-                if !added.is_empty() || !removed.is_empty() {
+                if plan.mode != Mode::Identical {
                     self.events.emit(
                         "migrated",
-                        json!({"generation": generation, "added": added, "removed": removed}),
+                        json!({
+                            "generation": generation,
+                            "mode": plan.mode.name(),
+                            "added": plan.added,
+                            "removed": plan.removed,
+                            "widened": plan.widened,
+                            "reset": plan.reset,
+                            "us": stages.save_us + stages.adopt_us,
+                        }),
+                    );
+                }
+                if !plan.pinned.is_empty() {
+                    self.events.emit(
+                        "pinned",
+                        json!({
+                            "generation": generation,
+                            "fields": plan.pinned,
+                            "previous_kept_mapped": plan.pins_old_generation(),
+                        }),
                     );
                 }
                 self.events.emit(
@@ -425,9 +446,11 @@ impl Session {
                     json!({
                         "generation": generation,
                         "pause_us": pause_us,
+                        "mode": plan.mode.name(),
                         "stages": {
                             "stop_workers_us": stages.stop_workers_us,
                             "snapshot_us": stages.snapshot_us,
+                            "save_us": stages.save_us,
                             "handover_us": stages.handover_us,
                             "adopt_us": stages.adopt_us,
                             "reloaded_us": stages.reloaded_us,
@@ -439,20 +462,27 @@ impl Session {
                             "open_us": prepare.open_us,
                             "layout_us": prepare.layout_us,
                         },
-                        "added": added,
-                        "removed": removed,
                     }),
                 );
                 self.terminal.set_generation(generation);
                 self.terminal.set_pause(pause_us);
                 let mut line = format!("reloaded generation {generation} (swap {pause_us} µs)");
-                if !added.is_empty() {
-                    line.push_str(&format!("; new fields from Default: {}", added.join(", ")));
+                let mut details = Vec::new();
+                for (label, items) in [
+                    ("new fields from Default", &plan.added),
+                    ("dropped", &plan.removed),
+                    ("widened", &plan.widened),
+                    ("reset", &plan.reset),
+                    ("pointing into old code", &plan.pinned),
+                ] {
+                    if !items.is_empty() {
+                        details.push(format!("{label}: {}", items.join(", ")));
+                    }
                 }
-                if !removed.is_empty() {
-                    line.push_str(&format!("; dropped fields: {}", removed.join(", ")));
+                if plan.mode == Mode::Migrate {
+                    line.push_str("; state migrated by field name");
                 }
-                self.terminal.say(Tone::Good, &line, "");
+                self.terminal.say(Tone::Good, &line, &details.join("\n"));
             }
             RunEvent::Refused { generation, reason } => {
                 self.events.emit(

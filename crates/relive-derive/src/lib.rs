@@ -1,15 +1,22 @@
 //! `#[derive(relive::State)]`.
 //!
 //! For a struct it generates the layout description (every field's name,
-//! offset and type), a deep snapshot, and the field-wise move used when a
-//! reload adds, removes or reorders fields of the state struct. For an enum
-//! it generates the layout description (variants and their fields) and the
-//! snapshot.
+//! offset and type), a deep snapshot, saving and loading by field name (for
+//! migrations), and the field-wise move used when a reload adds, removes or
+//! reorders fields of the state struct. For an enum it generates the same
+//! without the field-wise move. Field attributes: `#[relive(skip)]` (never
+//! carried: `Default` and `reloaded` re-create it; its type need not be
+//! `State`) and `#[relive(reset)]` (starts from `Default` when its type
+//! changes, instead of refusing the reload).
 #![deny(missing_docs)]
 
+mod fields;
+
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote};
-use syn::{Data, DeriveInput, Fields, Index, parse_macro_input, spanned::Spanned};
+use quote::quote;
+use syn::{Data, DeriveInput, Fields, parse_macro_input, spanned::Spanned};
+
+use fields::{Attr, Member, members};
 
 /// Derives `relive::State` (and, for structs, what the state root needs).
 #[proc_macro_derive(State, attributes(relive))]
@@ -29,8 +36,8 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         ));
     }
     match &input.data {
-        Data::Struct(data) => Ok(expand_struct(input, &data.fields)),
-        Data::Enum(data) => Ok(expand_enum(input, data)),
+        Data::Struct(data) => expand_struct(input, &data.fields),
+        Data::Enum(data) => expand_enum(input, data),
         Data::Union(_) => Err(syn::Error::new(
             Span::call_site(),
             "relive::State cannot be derived for a union: its active field is unknown",
@@ -38,53 +45,168 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
     }
 }
 
-/// `impl` generics with a `State` bound on every type parameter.
-fn split(input: &DeriveInput) -> (TokenStream, TokenStream, TokenStream) {
+/// Generics of the impls (a `State` bound on every type parameter).
+struct Split {
+    impl_generics: TokenStream,
+    ty_generics: TokenStream,
+    where_clause: TokenStream,
+    /// `<T, U>` of the shadow type used for loading, and its serde bound.
+    shadow_params: TokenStream,
+    shadow_bound: String,
+}
+
+fn split(input: &DeriveInput) -> Split {
     let mut generics = input.generics.clone();
     let params: Vec<_> = generics.type_params().map(|p| p.ident.clone()).collect();
     let where_clause = generics.make_where_clause();
-    for p in params {
+    for p in &params {
         where_clause
             .predicates
             .push(syn::parse_quote!(#p: ::relive::State));
     }
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
-    (
-        quote!(#impl_generics),
-        quote!(#ty_generics),
-        quote!(#where_clause),
-    )
+    let shadow_bound = params
+        .iter()
+        .map(|p| format!("{p}: ::relive::State"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Split {
+        impl_generics: quote!(#impl_generics),
+        ty_generics: quote!(#ty_generics),
+        where_clause: quote!(#where_clause),
+        shadow_params: if params.is_empty() {
+            quote!()
+        } else {
+            quote!(<#(#params),*>)
+        },
+        shadow_bound,
+    }
 }
 
-/// The member used to access field `i` and its name in the layout.
-fn members(fields: &Fields) -> Vec<(TokenStream, String, &syn::Type)> {
-    fields
+/// `Some(T::default())` where the type has a `Default`, else `None`.
+fn probe_default(ty: &TokenStream) -> TokenStream {
+    quote! {{
+        #[allow(unused_imports)]
+        use ::relive::__rt::{NoDefault as _, ViaDefault as _};
+        (&&::relive::__rt::Probe::<#ty>::new()).make_default()
+    }}
+}
+
+fn describe_fields(members: &[Member], offsets: bool) -> Vec<TokenStream> {
+    members
         .iter()
-        .enumerate()
-        .map(|(i, f)| match &f.ident {
-            Some(ident) => (quote!(#ident), ident.to_string(), &f.ty),
-            None => {
-                let index = Index::from(i);
-                (quote!(#index), i.to_string(), &f.ty)
+        .map(|m| {
+            let (access, label, ty) = (&m.access, &m.label, &m.ty);
+            let offset = if offsets {
+                quote!(::core::mem::offset_of!(Self, #access))
+            } else {
+                quote!(0)
+            };
+            match m.attr {
+                Attr::Skip => quote!(layout.skipped_field(#label, #offset)),
+                Attr::Reset => quote!(layout.reset_field::<#ty>(#label, #offset)),
+                Attr::Carry => quote!(layout.field::<#ty>(#label, #offset)),
             }
         })
         .collect()
 }
 
-fn expand_struct(input: &DeriveInput, fields: &Fields) -> TokenStream {
-    let name = &input.ident;
-    let (impl_generics, ty_generics, where_clause) = split(input);
-    let members = members(fields);
+/// Shadow fields for loading: `Missing<T>` with serde defaults, skipped
+/// fields left out.
+fn shadow_fields(members: &[Member]) -> Vec<TokenStream> {
+    members
+        .iter()
+        .filter(|m| m.attr != Attr::Skip)
+        .map(|m| {
+            let (ident, label, ty) = (&m.binding, &m.label, &m.ty);
+            let with = if m.attr == Attr::Reset {
+                quote!(, deserialize_with = "::relive::__rt::lenient")
+            } else {
+                quote!()
+            };
+            quote! {
+                #[serde(rename = #label, default #with)]
+                #ident: ::relive::__rt::Missing<#ty>
+            }
+        })
+        .collect()
+}
 
-    let describe = members.iter().map(|(member, label, ty)| {
-        quote! {
-            layout.field::<#ty>(#label, ::core::mem::offset_of!(Self, #member))
+/// Builds `Self` (or a variant) from loaded `Missing<T>` values, each read
+/// by `source` from its binding.
+fn from_shadow(
+    path: &TokenStream,
+    members: &[Member],
+    source: impl Fn(&syn::Ident) -> TokenStream,
+) -> TokenStream {
+    let values = members.iter().map(|m| {
+        let (binding, label, ty) = (&m.binding, &m.label, &m.ty);
+        let default = probe_default(&quote!(#ty));
+        let value = if m.attr == Attr::Skip {
+            quote! {
+                #default.ok_or_else(|| <__D::Error as ::relive::__serde::de::Error>::custom(
+                    ::core::concat!("skipped field `", #label, "` has no Default")))?
+            }
+        } else {
+            let from = source(binding);
+            quote!(#from.or_default::<__D::Error>(#default, #label)?)
+        };
+        let access = &m.access;
+        quote!(#access: #value)
+    });
+    quote!(#path { #(#values),* })
+}
+
+fn expand_struct(input: &DeriveInput, fields: &Fields) -> syn::Result<TokenStream> {
+    let name = &input.ident;
+    let label = name.to_string();
+    let Split {
+        impl_generics,
+        ty_generics,
+        where_clause,
+        shadow_params,
+        shadow_bound,
+    } = split(input);
+    let members = members(fields)?;
+    let describe = describe_fields(&members, true);
+    let snapshot = members.iter().map(|m| {
+        let access = &m.access;
+        if m.attr == Attr::Skip {
+            quote!(#access: ::core::default::Default::default())
+        } else {
+            quote!(#access: ::relive::State::snapshot(&self.#access))
         }
     });
-    let snapshot = members
-        .iter()
-        .map(|(member, _, _)| quote!(#member: ::relive::State::snapshot(&self.#member)));
-    let assemble = members.iter().enumerate().map(|(i, (member, _, ty))| {
+    let carried: Vec<&Member> = members.iter().filter(|m| m.attr != Attr::Skip).collect();
+    let count = carried.len();
+    let save_fields = carried.iter().map(|m| {
+        let (access, label) = (&m.access, &m.label);
+        quote!(state.serialize_field(#label, &::relive::state::Carry(&self.#access))?;)
+    });
+    let shadow = shadow_fields(&members);
+    let per_field = from_shadow(&quote!(Self), &members, |b| quote!(shadow.#b));
+    let overrides = carried.iter().map(|m| {
+        let (access, binding) = (&m.access, &m.binding);
+        quote! {
+            if let ::relive::__rt::Missing::Present(value) = shadow.#binding {
+                out.#access = value;
+            }
+        }
+    });
+    let base = probe_default(&quote!(Self));
+    // New fields take the struct's own `Default` where it has one (which may
+    // differ from the fields' types' defaults), else their type's.
+    let build = quote! {
+        match #base {
+            ::core::option::Option::Some(mut out) => {
+                #(#overrides)*
+                out
+            }
+            ::core::option::Option::None => #per_field,
+        }
+    };
+    let assemble = members.iter().enumerate().map(|(i, m)| {
+        let (access, ty) = (&m.access, &m.ty);
         quote! {
             if let ::core::option::Option::Some(&offset) = sources.get(#i) {
                 if offset >= 0 {
@@ -92,23 +214,31 @@ fn expand_struct(input: &DeriveInput, fields: &Fields) -> TokenStream {
                     // layout at `offset` in `src`, which it gives up.
                     unsafe {
                         let moved = ::core::ptr::read(src.add(offset as usize).cast::<#ty>());
-                        out.#member = moved;
+                        out.#access = moved;
                     }
                 }
             }
         }
     });
-    let drop_fields = members.iter().enumerate().map(|(i, (member, _, _))| {
+    let drop_fields = members.iter().enumerate().map(|(i, m)| {
+        let access = &m.access;
         quote! {
             if mask.get(#i).is_some_and(|&m| m != 0) {
                 // SAFETY: the caller guarantees `this` is live and that this
                 // field is dropped only here.
-                unsafe { ::core::ptr::drop_in_place(&raw mut (*this).#member) };
+                unsafe { ::core::ptr::drop_in_place(&raw mut (*this).#access) };
             }
         }
     });
+    let snapshot_body = match fields {
+        Fields::Unit => quote!(Self),
+        _ => quote!(Self { #(#snapshot),* }),
+    };
+    // Loading goes through a shadow struct with named fields even for tuple
+    // structs (fields `0`, `1`, ... are saved by those names); `Self { 0: .. }`
+    // builds a tuple struct too.
 
-    quote! {
+    Ok(quote! {
         // SAFETY: offsets come from `offset_of!` and types from the fields.
         unsafe impl #impl_generics ::relive::State for #name #ty_generics #where_clause {
             fn describe(layout: &mut ::relive::state::LayoutBuilder) -> ::std::string::String {
@@ -117,7 +247,26 @@ fn expand_struct(input: &DeriveInput, fields: &Fields) -> TokenStream {
                 })
             }
             fn snapshot(&self) -> Self {
-                Self { #(#snapshot),* }
+                #snapshot_body
+            }
+            fn save<__S: ::relive::__serde::Serializer>(
+                &self,
+                serializer: __S,
+            ) -> ::core::result::Result<__S::Ok, __S::Error> {
+                use ::relive::__serde::ser::SerializeStruct as _;
+                let mut state = serializer.serialize_struct(#label, #count)?;
+                #(#save_fields)*
+                state.end()
+            }
+            fn load<'__de, __D: ::relive::__serde::Deserializer<'__de>>(
+                deserializer: __D,
+            ) -> ::core::result::Result<Self, __D::Error> {
+                #[derive(::relive::__serde::Deserialize)]
+                #[serde(crate = "::relive::__serde", bound = #shadow_bound)]
+                struct __ReliveShadow #shadow_params { #(#shadow),* }
+                let shadow: __ReliveShadow #shadow_params =
+                    ::relive::__serde::Deserialize::deserialize(deserializer)?;
+                ::core::result::Result::Ok(#build)
             }
         }
 
@@ -131,51 +280,133 @@ fn expand_struct(input: &DeriveInput, fields: &Fields) -> TokenStream {
                 #(#drop_fields)*
             }
         }
-    }
+    })
 }
 
-fn expand_enum(input: &DeriveInput, data: &syn::DataEnum) -> TokenStream {
+fn expand_enum(input: &DeriveInput, data: &syn::DataEnum) -> syn::Result<TokenStream> {
     let name = &input.ident;
-    let (impl_generics, ty_generics, where_clause) = split(input);
+    let label = name.to_string();
+    let Split {
+        impl_generics,
+        ty_generics,
+        where_clause,
+        shadow_params,
+        shadow_bound,
+    } = split(input);
 
-    let describe = data.variants.iter().map(|v| {
-        let label = v.ident.to_string();
-        let fields = members(&v.fields)
-            .into_iter()
-            .map(|(_, label, ty)| quote!(layout.field::<#ty>(#label, 0)));
-        quote!(layout.variant(#label, ::std::vec![#(#fields),*]))
-    });
-    let snapshot = data.variants.iter().map(|v| {
+    let mut describe = Vec::new();
+    let mut snapshot = Vec::new();
+    let mut save = Vec::new();
+    let mut shadow_variants = Vec::new();
+    let mut load_arms = Vec::new();
+    for (index, v) in data.variants.iter().enumerate() {
         let ident = &v.ident;
-        match &v.fields {
-            Fields::Unit => quote!(Self::#ident => Self::#ident),
-            Fields::Named(named) => {
-                let names: Vec<_> = named.named.iter().filter_map(|f| f.ident.clone()).collect();
-                quote! {
-                    Self::#ident { #(#names),* } => Self::#ident {
-                        #(#names: ::relive::State::snapshot(#names)),*
-                    }
-                }
+        let vlabel = ident.to_string();
+        let index = index as u32;
+        let members = members(&v.fields)?;
+        let fields = describe_fields(&members, false);
+        describe.push(quote!({
+            let fields = ::std::vec![#(#fields),*];
+            layout.variant(#vlabel, fields)
+        }));
+        let bindings: Vec<_> = members.iter().map(|m| m.binding.clone()).collect();
+        let carried: Vec<&Member> = members.iter().filter(|m| m.attr != Attr::Skip).collect();
+        let count = carried.len();
+        let copies = members.iter().map(|m| {
+            let b = &m.binding;
+            if m.attr == Attr::Skip {
+                quote!(::core::default::Default::default())
+            } else {
+                quote!(::relive::State::snapshot(#b))
             }
-            Fields::Unnamed(unnamed) => {
-                let names: Vec<_> = (0..unnamed.unnamed.len())
-                    .map(|i| format_ident!("f{}", i))
-                    .collect();
-                quote! {
-                    Self::#ident(#(#names),*) => Self::#ident(
-                        #(::relive::State::snapshot(#names)),*
-                    )
-                }
+        });
+        let shadow = shadow_fields(&members);
+        match &v.fields {
+            Fields::Unit => {
+                snapshot.push(quote!(Self::#ident => Self::#ident));
+                save.push(quote!(Self::#ident => serializer.serialize_unit_variant(#label, #index, #vlabel)));
+                shadow_variants.push(quote!(#[serde(rename = #vlabel)] #ident));
+                load_arms.push(quote!(__ReliveShadow::#ident => Self::#ident));
+            }
+            Fields::Named(_) => {
+                let accesses: Vec<_> = members.iter().map(|m| m.access.clone()).collect();
+                snapshot.push(quote! {
+                    Self::#ident { #(#accesses: #bindings),* } => Self::#ident { #(#accesses: #copies),* }
+                });
+                let fields = carried.iter().map(|m| {
+                    let (b, l) = (&m.binding, &m.label);
+                    quote!(variant.serialize_field(#l, &::relive::state::Carry(#b))?;)
+                });
+                save.push(quote! {
+                    #[allow(unused_variables)]
+                    Self::#ident { #(#accesses: #bindings),* } => {
+                        use ::relive::__serde::ser::SerializeStructVariant as _;
+                        let mut variant = serializer.serialize_struct_variant(#label, #index, #vlabel, #count)?;
+                        #(#fields)*
+                        variant.end()
+                    }
+                });
+                shadow_variants.push(quote!(#[serde(rename = #vlabel)] #ident { #(#shadow),* }));
+                let carried_bindings: Vec<_> = carried.iter().map(|m| m.binding.clone()).collect();
+                let build = from_shadow(&quote!(Self::#ident), &members, |b| quote!(#b));
+                load_arms.push(quote!(__ReliveShadow::#ident { #(#carried_bindings),* } => #build));
+            }
+            Fields::Unnamed(_) => {
+                snapshot.push(quote! {
+                    Self::#ident(#(#bindings),*) => Self::#ident(#(#copies),*)
+                });
+                let fields = carried.iter().map(|m| {
+                    let b = &m.binding;
+                    quote!(variant.serialize_field(&::relive::state::Carry(#b))?;)
+                });
+                let single = (count == 1).then(|| carried[0].binding.clone());
+                save.push(if let Some(only) = single {
+                    // One field: a newtype variant, as serde reads `V(T)`.
+                    quote! {
+                        #[allow(unused_variables)]
+                        Self::#ident(#(#bindings),*) => serializer.serialize_newtype_variant(
+                            #label, #index, #vlabel, &::relive::state::Carry(#only))
+                    }
+                } else { quote! {
+                    #[allow(unused_variables)]
+                    Self::#ident(#(#bindings),*) => {
+                        use ::relive::__serde::ser::SerializeTupleVariant as _;
+                        let mut variant = serializer.serialize_tuple_variant(#label, #index, #vlabel, #count)?;
+                        #(#fields)*
+                        variant.end()
+                    }
+                }});
+                let loads = carried.iter().map(|m| {
+                    let ty = &m.ty;
+                    quote!(::relive::state::Load<#ty>)
+                });
+                shadow_variants.push(quote!(#[serde(rename = #vlabel)] #ident(#(#loads),*)));
+                let carried_bindings: Vec<_> = carried.iter().map(|m| m.binding.clone()).collect();
+                let values = members.iter().map(|m| {
+                    let b = &m.binding;
+                    if m.attr == Attr::Skip {
+                        let ty = &m.ty;
+                        let default = probe_default(&quote!(#ty));
+                        quote!(#default.ok_or_else(|| <__D::Error as ::relive::__serde::de::Error>::custom("a skipped field has no Default"))?)
+                    } else {
+                        quote!(#b.0)
+                    }
+                });
+                load_arms.push(quote!(__ReliveShadow::#ident(#(#carried_bindings),*) => Self::#ident(#(#values),*)));
             }
         }
-    });
-    let body = if data.variants.is_empty() {
+    }
+    let save_body = if data.variants.is_empty() {
+        quote!(match *self {})
+    } else {
+        quote!(match self { #(#save),* })
+    };
+    let snapshot_body = if data.variants.is_empty() {
         quote!(match *self {})
     } else {
         quote!(match self { #(#snapshot),* })
     };
-
-    quote! {
+    Ok(quote! {
         // SAFETY: the variants and field types come from the definition; the
         // host moves enum bytes only between identical descriptions.
         unsafe impl #impl_generics ::relive::State for #name #ty_generics #where_clause {
@@ -185,8 +416,24 @@ fn expand_enum(input: &DeriveInput, data: &syn::DataEnum) -> TokenStream {
                 })
             }
             fn snapshot(&self) -> Self {
-                #body
+                #snapshot_body
+            }
+            fn save<__S: ::relive::__serde::Serializer>(
+                &self,
+                serializer: __S,
+            ) -> ::core::result::Result<__S::Ok, __S::Error> {
+                #save_body
+            }
+            fn load<'__de, __D: ::relive::__serde::Deserializer<'__de>>(
+                deserializer: __D,
+            ) -> ::core::result::Result<Self, __D::Error> {
+                #[derive(::relive::__serde::Deserialize)]
+                #[serde(crate = "::relive::__serde", bound = #shadow_bound)]
+                enum __ReliveShadow #shadow_params { #(#shadow_variants),* }
+                let shadow: __ReliveShadow #shadow_params =
+                    ::relive::__serde::Deserialize::deserialize(deserializer)?;
+                ::core::result::Result::Ok(match shadow { #(#load_arms),* })
             }
         }
-    }
+    })
 }

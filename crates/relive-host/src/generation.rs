@@ -39,6 +39,8 @@ struct Entries {
     discard_snapshot: StatusFn,
     drop_state: StatusFn,
     stop_workers: extern "C" fn(u64) -> Status,
+    save: extern "C" fn(*mut Bytes) -> Status,
+    load: extern "C" fn(Bytes) -> Status,
     last_message: BytesFn,
 }
 
@@ -249,6 +251,25 @@ impl Generation {
         (self.entries.drop_state)()
     }
 
+    /// Saves the state by field name. The bytes belong to the library and
+    /// stay valid until the next call into it.
+    pub fn save(&self) -> (Status, Bytes) {
+        let mut out = Bytes {
+            ptr: std::ptr::null(),
+            len: 0,
+        };
+        let status = (self.entries.save)(&mut out);
+        (status, out)
+    }
+
+    /// Makes the state from another generation's saved bytes.
+    ///
+    /// # Safety
+    /// `bytes` must point to `len` readable bytes for the whole call.
+    pub unsafe fn load_saved(&self, bytes: Bytes) -> Status {
+        (self.entries.load)(bytes)
+    }
+
     /// Stops and joins worker threads within `deadline_ms`.
     pub fn stop_workers(&self, deadline_ms: u64) -> Status {
         (self.entries.stop_workers)(deadline_ms)
@@ -304,6 +325,8 @@ fn open(copy: &Path, artifact: &Path) -> Result<(Library, Entries), LoadError> {
         discard_snapshot: entry!(symbols::DISCARD_SNAPSHOT),
         drop_state: entry!(symbols::DROP_STATE),
         stop_workers: entry!(symbols::STOP_WORKERS),
+        save: entry!(symbols::SAVE),
+        load: entry!(symbols::LOAD),
         last_message: entry!(symbols::LAST_MESSAGE),
     };
     Ok((library, entries))

@@ -1,28 +1,91 @@
 //! Decides how the state moves from one generation to the next by comparing
-//! the two layouts: all bytes as they are (identical layout), field by field
-//! (fields of the state struct added, removed or reordered, each kept field
-//! with an identical layout), or not at all: a refusal that names the first
-//! field whose layout changed, with both types.
+//! the two layouts:
+//! - [`Mode::Identical`]: every type is unchanged; the state's bytes move as
+//!   they are, with no per-element work.
+//! - [`Mode::Fields`]: only the state struct's own fields were added,
+//!   removed or reordered (or a `#[relive(reset)]` field changed type); each
+//!   kept field's bytes move, new fields start from `Default`.
+//! - [`Mode::Migrate`]: a type inside the state changed compatibly: the old
+//!   code saves the state by field name and the new code loads it (fields by
+//!   name at any depth, enum variants by name, safe widening).
+//! - Otherwise a refusal that names the first incompatible field and both
+//!   types, e.g. `All.particles[].tag: u32 -> String`.
+//!
+//! It also lists the fields whose values point into the old library
+//! (`&'static str`, `fn` pointers): when their bytes move, the old library
+//! must stay mapped ("pinned").
 
-use std::collections::HashSet;
+mod compat;
+mod identical;
 
 use relive_abi::layout::{Field, Kind, Layout, short_name};
+
+use compat::Compat;
+use identical::Identical;
+
+/// How the state moves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// All bytes unchanged.
+    Identical,
+    /// Field by field, within the state struct.
+    Fields,
+    /// Saved by name by the old code, loaded by the new code.
+    Migrate,
+}
+
+impl Mode {
+    /// The name used in events.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Identical => "identical",
+            Mode::Fields => "fields",
+            Mode::Migrate => "by_name",
+        }
+    }
+}
 
 /// How the new generation takes the state over.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
-    /// Move all bytes unchanged.
-    pub identical: bool,
-    /// For each field of the new state struct: the offset of its value in the
-    /// old state, or -1 for a field that starts from `Default`.
+    /// How the state moves.
+    pub mode: Mode,
+    /// For [`Mode::Fields`], for each field of the new state struct: the
+    /// offset of its value in the old state, or -1 for `Default`.
     pub sources: Vec<i64>,
-    /// For each field of the old state struct: 1 if the new state does not
-    /// take it (the old generation drops it).
+    /// For [`Mode::Fields`], for each field of the old state struct: 1 if the
+    /// new state does not take it (the old generation drops it).
     pub drop_mask: Vec<u8>,
-    /// Fields of the new state that start from `Default`.
+    /// Paths of fields that start from `Default`.
     pub added: Vec<String>,
-    /// Fields of the old state that are dropped.
+    /// Paths of fields (and enum variants) that are dropped.
     pub removed: Vec<String>,
+    /// `path: old -> new` of values widened to a larger type.
+    pub widened: Vec<String>,
+    /// Paths of `#[relive(reset)]` fields reset because their type changed.
+    pub reset: Vec<String>,
+    /// `path (what)` of carried values that point into the old library.
+    pub pinned: Vec<String>,
+}
+
+impl Plan {
+    fn new(mode: Mode) -> Plan {
+        Plan {
+            mode,
+            sources: Vec::new(),
+            drop_mask: Vec::new(),
+            added: Vec::new(),
+            removed: Vec::new(),
+            widened: Vec::new(),
+            reset: Vec::new(),
+            pinned: Vec::new(),
+        }
+    }
+
+    /// Whether the old generation must stay mapped after the swap.
+    pub fn pins_old_generation(&self) -> bool {
+        self.pinned.iter().any(|p| !p.ends_with("(re-linked)"))
+    }
 }
 
 /// Why the state cannot move to the new code.
@@ -33,57 +96,19 @@ pub struct Refusal(pub String);
 /// Plans the move of a state with layout `old` into one with layout `new`.
 pub fn plan(old: &Layout, new: &Layout) -> Result<Plan, Refusal> {
     let root = short_name(&new.root);
-    let mut compare = Compare {
-        old,
-        new,
-        assumed: HashSet::new(),
+    let mut identical = Identical::new(old, new);
+    let mut plan = if identical.same(&old.root, &new.root) && !has_skipped(new) {
+        Plan::new(Mode::Identical)
+    } else if let Some(plan) = fields_plan(old, new, &root, &mut identical) {
+        plan
+    } else {
+        let mut compat = Compat::new(old, new);
+        compat.check(&old.root, &new.root, &root).map_err(Refusal)?;
+        let mut plan = Plan::new(Mode::Migrate);
+        compat.report(&mut plan);
+        plan
     };
-    if compare.diff(&old.root, &new.root, &root).is_none() {
-        return Ok(Plan {
-            identical: true,
-            sources: Vec::new(),
-            drop_mask: Vec::new(),
-            added: Vec::new(),
-            removed: Vec::new(),
-        });
-    }
-    let (Some(old_fields), Some(new_fields)) =
-        (struct_fields(old, &old.root), struct_fields(new, &new.root))
-    else {
-        return Err(Refusal(format!(
-            "{root}: the state type must stay a struct ({} -> {})",
-            short_name(&old.root),
-            short_name(&new.root)
-        )));
-    };
-    let mut plan = Plan {
-        identical: false,
-        sources: Vec::with_capacity(new_fields.len()),
-        drop_mask: vec![0; old_fields.len()],
-        added: Vec::new(),
-        removed: Vec::new(),
-    };
-    for field in new_fields {
-        match old_fields.iter().find(|f| f.name == field.name) {
-            Some(before) => {
-                let path = format!("{root}.{}", field.name);
-                if let Some(why) = compare.diff(&before.ty, &field.ty, &path) {
-                    return Err(Refusal(why));
-                }
-                plan.sources.push(before.offset as i64);
-            }
-            None => {
-                plan.sources.push(-1);
-                plan.added.push(field.name.clone());
-            }
-        }
-    }
-    for (i, field) in old_fields.iter().enumerate() {
-        if !new_fields.iter().any(|f| f.name == field.name) {
-            plan.drop_mask[i] = 1;
-            plan.removed.push(field.name.clone());
-        }
-    }
+    plan.pinned = pinned_paths(new, plan.mode);
     Ok(plan)
 }
 
@@ -94,119 +119,159 @@ fn struct_fields<'a>(layout: &'a Layout, key: &str) -> Option<&'a [Field]> {
     }
 }
 
-struct Compare<'a> {
-    old: &'a Layout,
-    new: &'a Layout,
-    /// Pairs being compared further up (a type that contains itself):
-    /// assumed identical, which holds if nothing else differs.
-    assumed: HashSet<(String, String)>,
+/// A field-by-field move of the state struct, if every kept field has an
+/// identical layout (or is a reset field) and no skipped field hides inside.
+fn fields_plan(
+    old: &Layout,
+    new: &Layout,
+    root: &str,
+    identical: &mut Identical<'_>,
+) -> Option<Plan> {
+    let (old_fields, new_fields) = (
+        struct_fields(old, &old.root)?,
+        struct_fields(new, &new.root)?,
+    );
+    let mut plan = Plan::new(Mode::Fields);
+    plan.drop_mask = vec![0; old_fields.len()];
+    for field in new_fields {
+        let path = format!("{root}.{}", field.name);
+        let before = old_fields.iter().find(|f| f.name == field.name && !f.skip);
+        match before {
+            _ if field.skip => plan.sources.push(-1),
+            Some(before) if identical.same(&before.ty, &field.ty) => {
+                if contains_skipped(new, &field.ty) {
+                    return None;
+                }
+                plan.sources.push(before.offset as i64);
+            }
+            Some(_) if field.reset => {
+                plan.sources.push(-1);
+                plan.reset.push(path);
+            }
+            Some(_) => return None,
+            None => {
+                plan.sources.push(-1);
+                plan.added.push(path);
+            }
+        }
+    }
+    for (i, field) in old_fields.iter().enumerate() {
+        let taken = new_fields
+            .iter()
+            .zip(&plan.sources)
+            .any(|(f, &src)| f.name == field.name && src >= 0);
+        if !taken {
+            plan.drop_mask[i] = 1;
+            if !field.skip && !new_fields.iter().any(|f| f.name == field.name) {
+                plan.removed.push(format!("{root}.{}", field.name));
+            }
+        }
+    }
+    Some(plan)
 }
 
-impl Compare<'_> {
-    /// The first difference between old type `a` and new type `b`, described
-    /// at `path`; `None` when their bytes mean the same.
-    fn diff(&mut self, a: &str, b: &str, path: &str) -> Option<String> {
-        let changed = || format!("{path}: {} -> {}", short_name(a), short_name(b));
-        let (Some(old), Some(new)) = (self.old.types.get(a), self.new.types.get(b)) else {
-            return Some(format!("{path}: type {} is not described", short_name(b)));
-        };
-        if !self.assumed.insert((a.to_string(), b.to_string())) {
-            return None;
-        }
-        let result = match (&old.kind, &new.kind) {
-            (Kind::Scalar, Kind::Scalar) => (a != b).then(changed),
-            (Kind::Struct { fields: f }, Kind::Struct { fields: g })
-            | (Kind::Tuple { fields: f }, Kind::Tuple { fields: g }) => self.fields(f, g, path),
-            (Kind::Enum { variants: v }, Kind::Enum { variants: w }) => {
-                let names = |vs: &[relive_abi::layout::Variant]| {
-                    vs.iter().map(|v| v.name.clone()).collect::<Vec<_>>()
-                };
-                if names(v) != names(w) {
-                    Some(format!(
-                        "{path}: variants changed ({} -> {})",
-                        names(v).join(", "),
-                        names(w).join(", ")
-                    ))
-                } else {
-                    v.iter().zip(w).find_map(|(x, y)| {
-                        self.fields(&x.fields, &y.fields, &format!("{path}::{}", y.name))
-                    })
-                }
-            }
-            (Kind::Array { elem: x, len: n }, Kind::Array { elem: y, len: m }) => {
-                if n != m {
-                    Some(changed())
-                } else {
-                    self.diff(x, y, &format!("{path}[]"))
-                }
-            }
-            (Kind::Container { name: x, args: p }, Kind::Container { name: y, args: q }) => {
-                if x != y || p.len() != q.len() {
-                    Some(changed())
-                } else {
-                    let suffixes = container_paths(x, p.len());
-                    p.iter()
-                        .zip(q)
-                        .zip(suffixes)
-                        .find_map(|((s, t), suffix)| self.diff(s, t, &format!("{path}{suffix}")))
-                }
-            }
-            _ => Some(changed()),
-        };
-        let result = result.or_else(|| {
-            (old.size != new.size || old.align != new.align).then(|| {
-                format!(
-                    "{path}: layout of {} changed (size {} -> {}, align {} -> {})",
-                    short_name(b),
-                    old.size,
-                    new.size,
-                    old.align,
-                    new.align
-                )
-            })
-        });
-        if result.is_some() {
-            self.assumed.remove(&(a.to_string(), b.to_string()));
-        }
-        result
-    }
+/// Whether any struct or variant reachable in `layout` has a skipped field.
+fn has_skipped(layout: &Layout) -> bool {
+    contains_skipped(layout, &layout.root)
+}
 
-    fn fields(&mut self, f: &[Field], g: &[Field], path: &str) -> Option<String> {
-        let names = |fs: &[Field]| fs.iter().map(|f| f.name.clone()).collect::<Vec<_>>();
-        if names(f) != names(g) {
-            let added: Vec<_> = g
-                .iter()
-                .filter(|x| !f.iter().any(|y| y.name == x.name))
-                .map(|x| x.name.as_str())
-                .collect();
-            let removed: Vec<_> = f
-                .iter()
-                .filter(|x| !g.iter().any(|y| y.name == x.name))
-                .map(|x| x.name.as_str())
-                .collect();
-            return Some(format!(
-                "{path}: fields changed (added: [{}], removed: [{}], order: {} -> {}); only the state struct's own fields can change in this version",
-                added.join(", "),
-                removed.join(", "),
-                names(f).join(", "),
-                names(g).join(", ")
-            ));
+fn contains_skipped(layout: &Layout, key: &str) -> bool {
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = vec![key.to_string()];
+    while let Some(key) = stack.pop() {
+        if !seen.insert(key.clone()) {
+            continue;
         }
-        // A changed type names the field better than the offsets it moves.
-        let paths: Vec<String> = g.iter().map(|y| format!("{path}.{}", y.name)).collect();
-        if let Some(why) = f
-            .iter()
-            .zip(g)
-            .zip(&paths)
-            .find_map(|((x, y), at)| self.diff(&x.ty, &y.ty, at))
-        {
-            return Some(why);
+        let Some(def) = layout.types.get(&key) else {
+            continue;
+        };
+        let fields: Vec<&Field> = match &def.kind {
+            Kind::Struct { fields } | Kind::Tuple { fields } => fields.iter().collect(),
+            Kind::Enum { variants } => variants.iter().flat_map(|v| &v.fields).collect(),
+            Kind::Array { elem, .. } => {
+                stack.push(elem.clone());
+                Vec::new()
+            }
+            Kind::Container { args, .. } => {
+                stack.extend(args.iter().cloned());
+                Vec::new()
+            }
+            Kind::Scalar | Kind::Pinned { .. } => Vec::new(),
+        };
+        for field in fields {
+            if field.skip {
+                return true;
+            }
+            stack.push(field.ty.clone());
         }
-        f.iter().zip(g).zip(&paths).find_map(|((x, y), at)| {
-            (x.offset != y.offset)
-                .then(|| format!("{at}: moved from offset {} to {}", x.offset, y.offset))
-        })
     }
+    false
+}
+
+/// Paths of carried values that point into the library that made them.
+fn pinned_paths(layout: &Layout, mode: Mode) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    walk_pins(
+        layout,
+        &layout.root,
+        &short_name(&layout.root),
+        mode,
+        &mut seen,
+        &mut out,
+    );
+    out
+}
+
+fn walk_pins(
+    layout: &Layout,
+    key: &str,
+    path: &str,
+    mode: Mode,
+    seen: &mut std::collections::HashSet<String>,
+    out: &mut Vec<String>,
+) {
+    if !seen.insert(key.to_string()) {
+        return;
+    }
+    let Some(def) = layout.types.get(key) else {
+        return;
+    };
+    match &def.kind {
+        Kind::Pinned { what } => {
+            let relinked = mode == Mode::Migrate && what == "&'static str";
+            let how = if relinked { "re-linked" } else { "pinned" };
+            out.push(format!("{path} ({what}, {how})"));
+        }
+        Kind::Struct { fields } | Kind::Tuple { fields } => {
+            for field in fields.iter().filter(|f| !f.skip) {
+                walk_pins(
+                    layout,
+                    &field.ty,
+                    &format!("{path}.{}", field.name),
+                    mode,
+                    seen,
+                    out,
+                );
+            }
+        }
+        Kind::Enum { variants } => {
+            for variant in variants {
+                for field in variant.fields.iter().filter(|f| !f.skip) {
+                    let at = format!("{path}::{}.{}", variant.name, field.name);
+                    walk_pins(layout, &field.ty, &at, mode, seen, out);
+                }
+            }
+        }
+        Kind::Array { elem, .. } => walk_pins(layout, elem, &format!("{path}[]"), mode, seen, out),
+        Kind::Container { name, args } => {
+            for (arg, suffix) in args.iter().zip(container_paths(name, args.len())) {
+                walk_pins(layout, arg, &format!("{path}{suffix}"), mode, seen, out);
+            }
+        }
+        Kind::Scalar => {}
+    }
+    seen.remove(key);
 }
 
 /// Path suffixes for the type parameters of a container.

@@ -31,9 +31,12 @@ pub struct Stages {
     pub stop_workers_us: u64,
     /// The deep copy kept for a rollback.
     pub snapshot_us: u64,
+    /// A migration: the old code saving the state by name.
+    pub save_us: u64,
     /// From the old thread's handover to the new thread's receipt.
     pub handover_us: u64,
-    /// The new generation taking the state over.
+    /// The new generation taking the state over (moving bytes, or loading
+    /// the saved state for a migration).
     pub adopt_us: u64,
     /// `App::reloaded`.
     pub reloaded_us: u64,
@@ -55,10 +58,8 @@ pub enum RunEvent {
         pause_us: u64,
         /// Where the pause went.
         stages: Stages,
-        /// Fields that started from `Default`.
-        added: Vec<String>,
-        /// Fields that were dropped.
-        removed: Vec<String>,
+        /// How the state moved.
+        plan: Box<Plan>,
     },
     /// A library was not swapped in; the running code goes on.
     Refused {
@@ -125,6 +126,7 @@ enum Msg {
         generation: u64,
         stage: &'static str,
         message: String,
+        panicked: bool,
     },
     Halted {
         generation: u64,
@@ -166,6 +168,7 @@ impl Runner {
             active: None,
             trial: None,
             queued: None,
+            pinned: Vec::new(),
             fresh: true,
             stopping: false,
         };
@@ -229,7 +232,9 @@ struct Orchestrator {
     on_event: Box<dyn FnMut(RunEvent) + Send>,
     active: Option<Running>,
     trial: Option<Trial>,
-    queued: Option<Generation>,
+    queued: Option<Arc<Generation>>,
+    /// Generations kept mapped because values in the state point into them.
+    pinned: Vec<Arc<Generation>>,
     /// The active state never completed `init` and a first frame.
     fresh: bool,
     stopping: bool,
@@ -277,7 +282,7 @@ impl Orchestrator {
     fn run(mut self, rx: Receiver<Msg>) {
         while let Ok(msg) = rx.recv() {
             match msg {
-                Msg::Offer(next) => self.offer(*next),
+                Msg::Offer(next) => self.offer(Arc::new(*next)),
                 Msg::Stop => {
                     self.stopping = true;
                     self.stop_if_idle();
@@ -295,7 +300,8 @@ impl Orchestrator {
                     generation,
                     stage,
                     message,
-                } => self.failed(generation, stage, message),
+                    panicked,
+                } => self.failed(generation, stage, message, panicked),
                 Msg::Halted {
                     generation,
                     message,
@@ -338,8 +344,6 @@ impl Orchestrator {
                         active.retire();
                     }
                     if let Some(trial) = self.trial.take() {
-                        trial.running.control.withdraw();
-                        drop(trial.plan);
                         trial.running.retire();
                     }
                     self.emit(RunEvent::Exited { by_app });
@@ -349,30 +353,17 @@ impl Orchestrator {
         }
     }
 
-    fn offer(&mut self, next: Generation) {
+    fn offer(&mut self, next: Arc<Generation>) {
         if self.stopping {
             return;
         }
         let Some(active) = &self.active else { return };
-        if self.trial.is_some() {
-            // A swap is already planned: a request not yet taken is replaced;
-            // one in progress finishes first.
-            match active.control.withdraw() {
-                Some(_) => {
-                    if let Some(old) = self.trial.take() {
-                        old.running.retire();
-                    }
-                }
-                None => {
-                    self.queued = Some(next);
-                    return;
-                }
-            }
-        }
-        let next = Arc::new(next);
         if self.fresh {
             // The running state never got through `init`: start over.
-            active.control.post(Request::Stop);
+            let _ = active.control.post(Request::Stop);
+            if let Some(old) = self.trial.take() {
+                old.running.retire();
+            }
             self.replace_fresh(next);
             return;
         }
@@ -393,19 +384,34 @@ impl Orchestrator {
             handover: handover_rx,
             plan: plan.clone(),
         };
-        match self.spawn(next, start) {
-            Ok(running) => {
-                active.control.post(Request::Swap {
-                    handover: handover_tx,
-                    plan: plan.clone(),
-                });
-                self.trial = Some(Trial { running, plan });
-            }
+        let running = match self.spawn(next.clone(), start) {
+            Ok(running) => running,
             Err(err) => {
                 self.emit(RunEvent::Refused {
-                    generation: 0,
+                    generation: next.number(),
                     reason: format!("cannot start a frame thread: {err}"),
                 });
+                return;
+            }
+        };
+        let request = Request::Swap {
+            handover: handover_tx,
+            plan: plan.clone(),
+        };
+        match active.control.post(request) {
+            Ok(previous) => {
+                // A swap not yet served is replaced: its thread ends once
+                // its request is dropped.
+                drop(previous);
+                if let Some(old) = self.trial.replace(Trial { running, plan }) {
+                    old.running.retire();
+                }
+            }
+            Err(request) => {
+                // A handover is waiting for its verdict: offer again after it.
+                drop(request);
+                running.retire();
+                self.queued = Some(next);
             }
         }
     }
@@ -430,7 +436,12 @@ impl Orchestrator {
         };
         if let Some(old) = self.active.take() {
             old.control.decide(Verdict::Commit);
+            let library = old.generation.clone();
             old.retire();
+            if trial.plan.pins_old_generation() {
+                // Values in the state point into it: it stays mapped.
+                self.pinned.push(library);
+            }
         }
         self.active = Some(trial.running);
         self.fresh = false;
@@ -438,14 +449,13 @@ impl Orchestrator {
             generation,
             pause_us,
             stages,
-            added: trial.plan.added.clone(),
-            removed: trial.plan.removed.clone(),
+            plan: Box::new((*trial.plan).clone()),
         });
         self.offer_queued();
         self.stop_if_idle();
     }
 
-    fn failed(&mut self, generation: u64, stage: &'static str, message: String) {
+    fn failed(&mut self, generation: u64, stage: &'static str, message: String, panicked: bool) {
         let Some(trial) = self.trial.take() else {
             return;
         };
@@ -457,6 +467,19 @@ impl Orchestrator {
             }
             None => 0,
         };
+        if !panicked {
+            // The state did not fit the new types: nothing of the new code ran.
+            let reason = message
+                .split_once('\n')
+                .map_or(message.as_str(), |(_, m)| m);
+            self.emit(RunEvent::Refused {
+                generation,
+                reason: reason.to_string(),
+            });
+            self.offer_queued();
+            self.stop_if_idle();
+            return;
+        }
         let report = split_panic(&message);
         self.emit(RunEvent::RolledBack {
             from: generation,
@@ -481,16 +504,13 @@ impl Orchestrator {
             return;
         }
         self.queued = None;
-        if let Some(active) = &self.active {
-            if self.trial.is_some() {
-                if active.control.withdraw().is_none() {
-                    return; // a swap is in progress; stop after its verdict
-                }
-                if let Some(trial) = self.trial.take() {
-                    trial.running.retire();
-                }
+        let Some(active) = &self.active else { return };
+        // While a handover waits for its verdict, the stop comes after it.
+        if let Ok(previous) = active.control.post(Request::Stop) {
+            drop(previous);
+            if let Some(trial) = self.trial.take() {
+                trial.running.retire();
             }
-            active.control.post(Request::Stop);
         }
     }
 }

@@ -18,7 +18,7 @@ use std::time::Duration;
 pub use relive_abi as abi;
 use relive_abi::{Adopt, Bytes, FrameInfo, StateRef, Status};
 
-use crate::state::{LayoutBuilder, Root};
+use crate::state::{Carry, LayoutBuilder, Load, Root, State};
 use crate::{App, Ctx, Flow, workers};
 
 /// `rustc -V` of the compiler that built this crate (and so the app).
@@ -26,12 +26,97 @@ pub const RUSTC_VERSION: &str = env!("RELIVE_RUSTC_VERSION");
 /// Version of this crate.
 pub const RELIVE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// A field read during a migration: present in the saved state or not.
+#[derive(Debug, Default)]
+pub enum Missing<T> {
+    /// The saved state had no such field (or, for a reset field, a value of
+    /// another type): it keeps its default.
+    #[default]
+    Absent,
+    /// The saved value.
+    Present(T),
+}
+
+impl<'de, T: State> serde::Deserialize<'de> for Missing<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        T::load(deserializer).map(Missing::Present)
+    }
+}
+
+impl<T> Missing<T> {
+    /// The value, or `default` (the type's `Default`, when it has one), or a
+    /// missing-field error.
+    pub fn or_default<E: serde::de::Error>(
+        self,
+        default: Option<T>,
+        field: &'static str,
+    ) -> Result<T, E> {
+        match (self, default) {
+            (Missing::Present(value), _) | (Missing::Absent, Some(value)) => Ok(value),
+            (Missing::Absent, None) => Err(E::missing_field(field)),
+        }
+    }
+}
+
+/// `deserialize_with` for `#[relive(reset)]` fields: a saved value that does
+/// not load as the field's new type leaves the field at its default.
+pub fn lenient<'de, D: serde::Deserializer<'de>, T: State>(
+    deserializer: D,
+) -> Result<Missing<T>, D::Error> {
+    use serde::Deserialize;
+    let value = serde_value::Value::deserialize(deserializer)?;
+    Ok(T::load(value).map_or(Missing::Absent, Missing::Present))
+}
+
+/// Finds a type's `Default` where it has one, without requiring it:
+/// `(&&Probe::<T>::new()).make_default()` is `Some` exactly when `T: Default`.
+#[derive(Debug)]
+pub struct Probe<T>(std::marker::PhantomData<T>);
+
+impl<T> Probe<T> {
+    /// A probe for `T`.
+    pub const fn new() -> Self {
+        Probe(std::marker::PhantomData)
+    }
+}
+
+impl<T> Default for Probe<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The `Default` arm of [`Probe`].
+pub trait ViaDefault<T> {
+    /// `Some(T::default())`.
+    fn make_default(&self) -> Option<T>;
+}
+
+impl<T: Default> ViaDefault<T> for &Probe<T> {
+    fn make_default(&self) -> Option<T> {
+        Some(T::default())
+    }
+}
+
+/// The fallback arm of [`Probe`].
+pub trait NoDefault<T> {
+    /// `None`.
+    fn make_default(&self) -> Option<T>;
+}
+
+impl<T> NoDefault<T> for Probe<T> {
+    fn make_default(&self) -> Option<T> {
+        None
+    }
+}
+
 /// Storage for the app's state inside its library.
 pub struct Slot<T> {
     value: UnsafeCell<MaybeUninit<T>>,
     live: AtomicBool,
     snapshot: UnsafeCell<Option<Box<T>>>,
     layout: OnceLock<String>,
+    saved: UnsafeCell<Vec<u8>>,
 }
 
 // SAFETY: the host calls into one library from one thread at a time (see the
@@ -60,6 +145,7 @@ impl<T> Slot<T> {
             live: AtomicBool::new(false),
             snapshot: UnsafeCell::new(None),
             layout: OnceLock::new(),
+            saved: UnsafeCell::new(Vec::new()),
         }
     }
 
@@ -346,9 +432,63 @@ pub fn discard_snapshot<T: App + Root>(slot: &Slot<T>) -> Status {
 pub fn drop_state<T: App + Root>(slot: &Slot<T>) -> Status {
     guard(|| {
         slot.snapshot_cell().take();
+        forget_saved(slot);
         slot.clear();
         Ok(Status::OK)
     })
+}
+
+/// `relive_save`: writes the state by field name for a migration. The bytes
+/// stay valid until the next call into this library.
+///
+/// # Safety
+/// `out` must be null or point to a writable [`Bytes`].
+pub unsafe fn save<T: App + Root>(slot: &Slot<T>, out: *mut Bytes) -> Status {
+    guard(|| {
+        if out.is_null() {
+            return Err("save output is null".into());
+        }
+        let state = slot.get_mut()?;
+        // SAFETY: calls are serialised (module docs).
+        let saved = unsafe { &mut *slot.saved.get() };
+        saved.clear();
+        rmp_serde::encode::write_named(saved, &Carry(&*state))
+            .map_err(|e| format!("cannot save the state: {e}"))?;
+        // SAFETY: the host passes a writable Bytes.
+        unsafe {
+            *out = Bytes {
+                ptr: saved.as_ptr(),
+                len: saved.len(),
+            }
+        };
+        Ok(Status::OK)
+    })
+}
+
+/// `relive_load`: makes the state from another generation's saved bytes.
+/// A value that does not fit is a failure (`Status::MISUSE` with the
+/// reason), and the slot stays empty.
+///
+/// # Safety
+/// `bytes` must point to `len` readable bytes.
+pub unsafe fn load<T: App + Root>(slot: &Slot<T>, bytes: Bytes) -> Status {
+    guard(|| {
+        if bytes.ptr.is_null() {
+            return Err("load input is null".into());
+        }
+        // SAFETY: the host passes `len` readable bytes.
+        let input = unsafe { std::slice::from_raw_parts(bytes.ptr, bytes.len) };
+        let Load(value) = rmp_serde::from_slice::<Load<T>>(input)
+            .map_err(|e| format!("the saved state does not fit the new types: {e}"))?;
+        slot.put(value);
+        Ok(Status::OK)
+    })
+}
+
+/// Drops the saved bytes.
+pub fn forget_saved<T>(slot: &Slot<T>) {
+    // SAFETY: calls are serialised (module docs).
+    unsafe { *slot.saved.get() = Vec::new() };
 }
 
 /// `relive_stop_workers`.

@@ -39,6 +39,8 @@ mod workers;
 
 #[doc(hidden)]
 pub mod __rt;
+#[doc(hidden)]
+pub use serde as __serde;
 
 pub use ctx::{Ctx, Worker};
 pub use relive_derive::State;
@@ -137,6 +139,16 @@ macro_rules! export {
             #[unsafe(no_mangle)]
             extern "C" fn relive_drop_state() -> abi::Status {
                 $crate::__rt::drop_state(&SLOT)
+            }
+            #[unsafe(no_mangle)]
+            extern "C" fn relive_save(out: *mut abi::Bytes) -> abi::Status {
+                // SAFETY: the host passes a writable Bytes, as the ABI requires.
+                unsafe { $crate::__rt::save(&SLOT, out) }
+            }
+            #[unsafe(no_mangle)]
+            extern "C" fn relive_load(bytes: abi::Bytes) -> abi::Status {
+                // SAFETY: the host passes readable bytes, as the ABI requires.
+                unsafe { $crate::__rt::load(&SLOT, bytes) }
             }
             #[unsafe(no_mangle)]
             extern "C" fn relive_stop_workers(deadline_ms: u64) -> abi::Status {

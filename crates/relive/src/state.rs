@@ -4,13 +4,18 @@
 //! A type describes its layout (size, alignment, fields with their offsets
 //! and types) into a [`LayoutBuilder`], and can make a deep copy of itself
 //! that relive keeps while a new generation runs its first frame, so that a
-//! panic there rolls back to exactly the state from before the reload.
+//! panic there rolls back to exactly the state from before the reload. When
+//! a reload changes a type inside the state, the old code saves the state
+//! by field name through serde's data model ([`State::save`]) and the new
+//! code loads it ([`State::load`]): fields are matched by name, new fields
+//! start from `Default`, removed ones are dropped.
 //! `#[derive(relive::State)]` implements it for structs and enums; relive
 //! implements it for the std types a state usually holds.
 
 use std::collections::BTreeMap;
 
 use relive_abi::layout::{Field, Kind, Layout, TypeDef, Variant};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A type that can live in relive-managed state.
 ///
@@ -24,6 +29,35 @@ pub unsafe trait State: Sized + 'static {
 
     /// A deep, independent copy of the value.
     fn snapshot(&self) -> Self;
+
+    /// Writes the value with serde's data model, structs as maps by field
+    /// name (for a migration to new code).
+    fn save<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error>;
+
+    /// Reads a value that [`State::save`] wrote, possibly from an older
+    /// version of the type: fields by name, missing ones from `Default`.
+    fn load<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error>;
+}
+
+/// Serialises a [`State`] value through [`State::save`].
+#[derive(Debug)]
+pub struct Carry<'a, T>(pub &'a T);
+
+impl<T: State> Serialize for Carry<'_, T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.save(serializer)
+    }
+}
+
+/// Deserialises a [`State`] value through [`State::load`].
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(transparent)]
+pub struct Load<T>(pub T);
+
+impl<'de, T: State> Deserialize<'de> for Load<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        T::load(deserializer).map(Load)
+    }
 }
 
 /// The state struct itself: moves fields in and drops fields by position.
@@ -104,7 +138,35 @@ impl LayoutBuilder {
             name: name.to_string(),
             offset: offset as u64,
             ty: F::describe(self),
+            skip: false,
+            reset: false,
         }
+    }
+
+    /// A `#[relive(reset)]` field.
+    pub fn reset_field<F: State>(&mut self, name: &str, offset: usize) -> Field {
+        Field {
+            reset: true,
+            ..self.field::<F>(name, offset)
+        }
+    }
+
+    /// A `#[relive(skip)]` field: never carried, so its type is not described.
+    pub fn skipped_field(&mut self, name: &str, offset: usize) -> Field {
+        Field {
+            name: name.to_string(),
+            offset: offset as u64,
+            ty: String::new(),
+            skip: true,
+            reset: false,
+        }
+    }
+
+    /// A value that points into the library that made it.
+    pub fn pinned<T: 'static>(&mut self, what: &str) -> String {
+        self.add::<T>(|_| Kind::Pinned {
+            what: what.to_string(),
+        })
     }
 
     /// One enum variant.

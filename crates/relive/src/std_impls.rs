@@ -1,13 +1,17 @@
 //! [`State`] for the std types a state usually holds: numbers, `bool`,
-//! `char`, `String`, the std collections, `Option`, `Box`, arrays and tuples.
+//! `char`, `String`, the std collections, `Option`, `Box`, arrays, tuples,
+//! and the two kinds of values that point into the library that made them:
+//! `&'static str` and `fn` pointers.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::hash::Hash;
 use std::mem::offset_of;
 
 use relive_abi::layout::Kind;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::state::{LayoutBuilder, State};
+use crate::state::{Carry, LayoutBuilder, Load, State};
 
 macro_rules! scalar {
     ($($t:ty),*) => {$(
@@ -18,6 +22,12 @@ macro_rules! scalar {
             }
             fn snapshot(&self) -> Self {
                 self.clone()
+            }
+            fn save<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                self.serialize(serializer)
+            }
+            fn load<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                <$t>::deserialize(deserializer)
             }
         }
     )*};
@@ -47,7 +57,12 @@ scalar!(
 );
 
 macro_rules! container {
-    ($name:literal, [$($generics:tt)*], $ty:ty, [$($p:ident),+], |$s:ident| $copy:expr) => {
+    (
+        $name:literal, [$($generics:tt)*], $ty:ty, [$($p:ident),+],
+        snapshot |$s:ident| $copy:expr,
+        save |$v:ident, $ser:ident| $save:expr,
+        load |$de:ident| $load:expr
+    ) => {
         // SAFETY: the container's own layout is fixed by the compiler, which the
         // handshake pins; its parameters describe themselves.
         unsafe impl<$($generics)*> State for $ty {
@@ -59,33 +74,55 @@ macro_rules! container {
                 let $s = self;
                 $copy
             }
+            fn save<S: Serializer>(&self, $ser: S) -> Result<S::Ok, S::Error> {
+                let $v = self;
+                $save
+            }
+            fn load<'de, D: Deserializer<'de>>($de: D) -> Result<Self, D::Error> {
+                $load
+            }
         }
     };
 }
 
-container!("Vec", [T: State], Vec<T>, [T], |s| s.iter().map(State::snapshot).collect());
-container!("VecDeque", [T: State], VecDeque<T>, [T], |s| s
-    .iter()
-    .map(State::snapshot)
-    .collect());
-container!("Option", [T: State], Option<T>, [T], |s| s.as_ref().map(State::snapshot));
-container!("Box", [T: State], Box<T>, [T], |s| Box::new(T::snapshot(s)));
-container!("HashSet", [T: State + Eq + Hash], HashSet<T>, [T], |s| s
-    .iter()
-    .map(State::snapshot)
-    .collect());
-container!("BTreeSet", [T: State + Ord], BTreeSet<T>, [T], |s| s
-    .iter()
-    .map(State::snapshot)
-    .collect());
-container!("HashMap", [K: State + Eq + Hash, V: State], HashMap<K, V>, [K, V], |s| s
-    .iter()
-    .map(|(k, v)| (k.snapshot(), v.snapshot()))
-    .collect());
-container!("BTreeMap", [K: State + Ord, V: State], BTreeMap<K, V>, [K, V], |s| s
-    .iter()
-    .map(|(k, v)| (k.snapshot(), v.snapshot()))
-    .collect());
+container!("Vec", [T: State], Vec<T>, [T],
+    snapshot |s| s.iter().map(State::snapshot).collect(),
+    save |v, s| s.collect_seq(v.iter().map(Carry)),
+    load |d| Ok(Vec::<Load<T>>::deserialize(d)?.into_iter().map(|l| l.0).collect()));
+container!("VecDeque", [T: State], VecDeque<T>, [T],
+    snapshot |s| s.iter().map(State::snapshot).collect(),
+    save |v, s| s.collect_seq(v.iter().map(Carry)),
+    load |d| Ok(Vec::<Load<T>>::deserialize(d)?.into_iter().map(|l| l.0).collect()));
+container!("Option", [T: State], Option<T>, [T],
+    snapshot |s| s.as_ref().map(State::snapshot),
+    save |v, s| v.as_ref().map(Carry).serialize(s),
+    load |d| Ok(Option::<Load<T>>::deserialize(d)?.map(|l| l.0)));
+container!("Box", [T: State], Box<T>, [T],
+    snapshot |s| Box::new(T::snapshot(s)),
+    save |v, s| T::save(v, s),
+    load |d| T::load(d).map(Box::new));
+container!("HashSet", [T: State + Eq + Hash], HashSet<T>, [T],
+    snapshot |s| s.iter().map(State::snapshot).collect(),
+    save |v, s| s.collect_seq(v.iter().map(Carry)),
+    load |d| Ok(Vec::<Load<T>>::deserialize(d)?.into_iter().map(|l| l.0).collect()));
+container!("BTreeSet", [T: State + Ord], BTreeSet<T>, [T],
+    snapshot |s| s.iter().map(State::snapshot).collect(),
+    save |v, s| s.collect_seq(v.iter().map(Carry)),
+    load |d| Ok(Vec::<Load<T>>::deserialize(d)?.into_iter().map(|l| l.0).collect()));
+container!("HashMap", [K: State + Eq + Hash, V: State], HashMap<K, V>, [K, V],
+    snapshot |s| s.iter().map(|(k, v)| (k.snapshot(), v.snapshot())).collect(),
+    save |v, s| s.collect_map(v.iter().map(|(k, v)| (Carry(k), Carry(v)))),
+    load |d| Ok(HashMap::<Load<K>, Load<V>>::deserialize(d)?
+        .into_iter()
+        .map(|(k, v)| (k.0, v.0))
+        .collect()));
+container!("BTreeMap", [K: State + Ord, V: State], BTreeMap<K, V>, [K, V],
+    snapshot |s| s.iter().map(|(k, v)| (k.snapshot(), v.snapshot())).collect(),
+    save |v, s| s.collect_map(v.iter().map(|(k, v)| (Carry(k), Carry(v)))),
+    load |d| Ok(BTreeMap::<Load<K>, Load<V>>::deserialize(d)?
+        .into_iter()
+        .map(|(k, v)| (k.0, v.0))
+        .collect()));
 
 // SAFETY: an array is `N` elements of `T` in a row.
 unsafe impl<T: State, const N: usize> State for [T; N] {
@@ -97,6 +134,17 @@ unsafe impl<T: State, const N: usize> State for [T; N] {
     }
     fn snapshot(&self) -> Self {
         std::array::from_fn(|i| self[i].snapshot())
+    }
+    fn save<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter().map(Carry))
+    }
+    fn load<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let items = Vec::<Load<T>>::deserialize(deserializer)?;
+        let len = items.len();
+        let items: Vec<T> = items.into_iter().map(|l| l.0).collect();
+        items
+            .try_into()
+            .map_err(|_| D::Error::invalid_length(len, &format!("an array of {N}").as_str()))
     }
 }
 
@@ -112,6 +160,13 @@ macro_rules! tuple {
             fn snapshot(&self) -> Self {
                 ($(self.$i.snapshot(),)+)
             }
+            fn save<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                ($(Carry(&self.$i),)+).serialize(serializer)
+            }
+            fn load<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let loaded = <($(Load<$p>,)+)>::deserialize(deserializer)?;
+                Ok(($(loaded.$i.0,)+))
+            }
         }
     };
 }
@@ -119,9 +174,65 @@ macro_rules! tuple {
 tuple!(A 0);
 tuple!(A 0, B 1);
 tuple!(A 0, B 1, C 2);
-tuple!(A 0, B 1, C 2, D 3);
-tuple!(A 0, B 1, C 2, D 3, E 4);
-tuple!(A 0, B 1, C 2, D 3, E 4, F 5);
+tuple!(A 0, B 1, C 2, T 3);
+tuple!(A 0, B 1, C 2, T 3, E 4);
+tuple!(A 0, B 1, C 2, T 3, E 4, F 5);
+
+// SAFETY: a `&'static str` is a pointer and a length; it is described as
+// pinned because it may point into the read-only data of the library that
+// made it, which relive then keeps mapped.
+unsafe impl State for &'static str {
+    fn describe(layout: &mut LayoutBuilder) -> String {
+        layout.pinned::<Self>("&'static str")
+    }
+    fn snapshot(&self) -> Self {
+        self
+    }
+    fn save<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self)
+    }
+    /// A migrated `&'static str` is re-linked: it becomes a copy on the heap
+    /// that lives as long as the program (a few bytes per migration).
+    fn load<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(String::deserialize(deserializer)?.leak())
+    }
+}
+
+macro_rules! fn_pointer {
+    ($($a:ident),*) => {
+        // SAFETY: a `fn` pointer is one address; it is described as pinned
+        // because it points into the code of the library that made it, which
+        // relive then keeps mapped.
+        unsafe impl<R: 'static $(, $a: 'static)*> State for fn($($a),*) -> R {
+            fn describe(layout: &mut LayoutBuilder) -> String {
+                layout.pinned::<Self>("fn pointer")
+            }
+            fn snapshot(&self) -> Self {
+                *self
+            }
+            fn save<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_u64(*self as usize as u64)
+            }
+            fn load<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let address = u64::deserialize(deserializer)? as usize;
+                if address == 0 {
+                    return Err(D::Error::custom("a null fn pointer"));
+                }
+                // SAFETY: the address was saved from a value of this exact type
+                // (the host compares the layouts, and this type's key names its
+                // signature), and the library it points into stays mapped
+                // because the state holds a pinned type.
+                Ok(unsafe { std::mem::transmute::<usize, Self>(address) })
+            }
+        }
+    };
+}
+
+fn_pointer!();
+fn_pointer!(A);
+fn_pointer!(A, B);
+fn_pointer!(A, B, C);
+fn_pointer!(A, B, C, E);
 
 #[cfg(test)]
 mod tests {
@@ -153,5 +264,28 @@ mod tests {
         let copy = original.snapshot();
         original.get_mut("a").expect("present").push(4);
         assert_eq!(copy["a"], vec![1, 2, 3]);
+    }
+
+    fn round_trip<T: State>(value: &T) -> T {
+        let bytes = rmp_serde::to_vec_named(&Carry(value)).expect("save");
+        rmp_serde::from_slice::<Load<T>>(&bytes).expect("load").0
+    }
+
+    #[test]
+    fn std_types_save_and_load() {
+        let mut map = HashMap::new();
+        map.insert("k".to_string(), (1u8, -2i64));
+        assert_eq!(round_trip(&map), map);
+        let nested = vec![Some(Box::new([1.5f32, 2.5])), None];
+        assert_eq!(round_trip(&nested), nested);
+        let set: BTreeSet<char> = "relive".chars().collect();
+        assert_eq!(round_trip(&set), set);
+        let text: &'static str = "pinned";
+        assert_eq!(round_trip(&text), "pinned");
+        fn double(x: i32) -> i32 {
+            x * 2
+        }
+        let f: fn(i32) -> i32 = double;
+        assert_eq!(round_trip(&f)(21), 42);
     }
 }

@@ -328,3 +328,48 @@ pub fn tick(line: &str) -> Option<Tick> {
 pub fn ticks(relive: &Relive) -> Vec<Tick> {
     relive.output().iter().filter_map(|l| tick(l)).collect()
 }
+
+impl Relive {
+    /// The process id of `relive`, to read its `/proc/<pid>` files.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the `relive` process is still running (it has not exited or
+    /// crashed).
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("try_wait").is_none()
+    }
+}
+
+impl Relive {
+    /// Starts `relive run` like [`Relive::start`], with extra environment
+    /// variables for relive and the app (a window app's `DISPLAY`).
+    pub fn start_with_env(path: &Path, extra: &[&str], env: &[(&str, &str)]) -> Relive {
+        let events_dir = tempfile::tempdir().expect("events dir");
+        let events_path = events_dir.path().join("events.jsonl");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_relive"))
+            .arg("run")
+            .arg(path)
+            .arg("--events")
+            .arg(&events_path)
+            .args(extra)
+            .env("CARGO_TARGET_DIR", shared_target())
+            .env_remove("RUST_BACKTRACE")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start relive");
+        let stdout = collect(child.stdout.take().expect("stdout"));
+        let stderr = collect(child.stderr.take().expect("stderr"));
+        Relive {
+            child,
+            events_path,
+            stdout,
+            stderr,
+            _events_dir: events_dir,
+        }
+    }
+}

@@ -1,14 +1,33 @@
-//! End-to-end tests of `relive run`, driving the real binary on copies of
-//! the fixture apps under `fixtures/`.
+//! End-to-end tests of `relive run` and `relive new`, driving the real
+//! binary on copies of the fixture apps under `fixtures/` and of the
+//! examples under `examples/`.
 //!
 //! Modules:
 //! - `reload`: state carried across edits, compile errors, panics and
 //!   rollback, refused layout changes, `Flow::Exit`.
 //! - `outside`: `--no-build` with builds started elsewhere and bad libraries.
 //! - `cli`: bad input and Ctrl-C.
+//! - `migrate`: migration by field name in nested types, refusals naming the
+//!   field, `&'static str` and `fn` pointers across fifty reloads.
+//! - `robust`: bad libraries, a library still being written, save storms, a
+//!   worker that will not stop, and a soak of hundreds of reloads.
+//! - `examples`: the `workers` and `migration` examples edited as their
+//!   comments invite (workers restarted on the new code, fields inserted
+//!   and reordered).
+//! - `window`: the `window` example under Xvfb, its pixels read back before
+//!   and after an edit; the window stays the same.
+//! - `new_app`: `relive new`, then `relive run` on the new app and an edit;
+//!   occupied folders and bad names.
+//! - `standalone`: copying an example out of the workspace.
 
 mod harness;
 
 mod cli;
+mod examples;
+mod migrate;
+mod new_app;
 mod outside;
 mod reload;
+mod robust;
+mod standalone;
+mod window;

@@ -43,7 +43,8 @@ fn appended_field_keeps_the_state_and_the_counter_continues() {
     assert_eq!(reloaded["generation"], 2);
     assert!(reloaded["pause_us"].as_u64().is_some(), "{reloaded}");
     let migrated = relive.wait_event("migrated", SHORT_DEADLINE);
-    assert_eq!(migrated["added"], serde_json::json!(["extra"]));
+    assert_eq!(migrated["added"], serde_json::json!(["All.extra"]));
+    assert_eq!(migrated["mode"], "fields");
     relive.wait_line("a v2 frame", SHORT_DEADLINE, |l| l.contains(" v2 gen 2 "));
 
     let (old, new) = switch_point(&relive, "v2");

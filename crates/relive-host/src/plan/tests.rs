@@ -62,6 +62,44 @@ mod nested_change {
     }
 }
 
+mod nested_insert {
+    #[derive(Default, relive::State)]
+    pub struct Particle {
+        pub x: f32,
+        pub mass: f64,
+        pub tag: u64,
+    }
+    #[derive(Default, relive::State)]
+    pub struct All {
+        pub name: String,
+        pub frames: u64,
+        pub particles: Vec<Particle>,
+    }
+}
+
+mod pins {
+    #[derive(Default, relive::State)]
+    pub struct All {
+        pub label: Option<&'static str>,
+        pub step: Option<fn(f32) -> f32>,
+        pub frames: u64,
+    }
+}
+
+mod with_skip {
+    #[derive(Default, relive::State)]
+    pub struct Window {
+        pub id: u32,
+        #[relive(skip)]
+        pub handle: Option<std::fs::File>,
+    }
+    #[derive(Default, relive::State)]
+    pub struct All {
+        pub frames: u64,
+        pub window: Window,
+    }
+}
+
 mod with_map {
     use std::collections::HashMap;
     #[derive(Default, relive::State)]
@@ -91,19 +129,19 @@ fn layout<T: relive::State>() -> Layout {
 #[test]
 fn identical_layouts_move_all_bytes() {
     let p = plan(&layout::<v1::All>(), &layout::<v1::All>()).expect("same type");
-    assert!(p.identical);
+    assert_eq!(p.mode, Mode::Identical);
     let p = plan(&layout::<Tree>(), &layout::<Tree>()).expect("recursive type");
-    assert!(p.identical);
+    assert_eq!(p.mode, Mode::Identical);
     let p = plan(&layout::<with_map::All>(), &layout::<with_map::All>()).expect("map");
-    assert!(p.identical);
+    assert_eq!(p.mode, Mode::Identical);
 }
 
 #[test]
 fn appended_fields_move_the_rest_and_default_the_new() {
     let old = layout::<v1::All>();
     let p = plan(&old, &layout::<appended::All>()).expect("append is allowed");
-    assert!(!p.identical);
-    assert_eq!(p.added, vec!["speed".to_string()]);
+    assert_eq!(p.mode, Mode::Fields);
+    assert_eq!(p.added, vec!["All.speed".to_string()]);
     assert!(p.removed.is_empty());
     assert_eq!(p.sources.len(), 4);
     assert_eq!(p.sources[3], -1);
@@ -117,7 +155,8 @@ fn appended_fields_move_the_rest_and_default_the_new() {
 #[test]
 fn removed_and_reordered_fields_move_by_name() {
     let p = plan(&layout::<v1::All>(), &layout::<reordered::All>()).expect("by name");
-    assert_eq!(p.removed, vec!["name".to_string()]);
+    assert_eq!(p.mode, Mode::Fields);
+    assert_eq!(p.removed, vec!["All.name".to_string()]);
     assert_eq!(p.drop_mask, vec![0, 1, 0]);
     assert_eq!(
         p.sources[0],
@@ -149,6 +188,44 @@ fn changed_types_are_refused_naming_the_field_and_both_types() {
     )
     .expect_err("refused");
     assert!(err.0.starts_with("All.scores[].1: i64 -> i32"), "{}", err.0);
+}
+
+#[test]
+fn nested_changes_migrate_by_name_with_widening() {
+    let p = plan(&layout::<v1::All>(), &layout::<nested_insert::All>()).expect("migrates");
+    assert_eq!(p.mode, Mode::Migrate);
+    assert_eq!(p.added, vec!["All.particles[].mass".to_string()]);
+    assert!(p.removed.is_empty());
+    assert_eq!(
+        p.widened,
+        vec!["All.particles[].tag: u32 -> u64".to_string()]
+    );
+}
+
+#[test]
+fn pointers_into_the_old_library_pin_it() {
+    let p = plan(&layout::<pins::All>(), &layout::<pins::All>()).expect("identical");
+    assert_eq!(p.mode, Mode::Identical);
+    assert_eq!(
+        p.pinned,
+        vec![
+            "All.label (&'static str, pinned)".to_string(),
+            "All.step (fn pointer, pinned)".to_string()
+        ]
+    );
+    assert!(p.pins_old_generation());
+    let p = plan(&layout::<v1::All>(), &layout::<v1::All>()).expect("identical");
+    assert!(!p.pins_old_generation());
+}
+
+#[test]
+fn skipped_fields_are_never_moved_as_bytes() {
+    let p = plan(&layout::<with_skip::All>(), &layout::<with_skip::All>()).expect("plan");
+    assert_eq!(
+        p.mode,
+        Mode::Migrate,
+        "a nested skipped field forces a by-name move"
+    );
 }
 
 #[test]

@@ -34,6 +34,9 @@ pub(super) enum Verdict {
 pub(super) struct Handover {
     pub state: *const u8,
     pub size: usize,
+    /// For a migration: the state saved by name (owned by the old library).
+    pub saved: relive_abi::Bytes,
+    pub save_us: u64,
     pub clock: Clock,
     pub last_frame_end: Instant,
     pub stop_workers_us: u64,
@@ -41,14 +44,18 @@ pub(super) struct Handover {
     pub sent: Instant,
 }
 
-// SAFETY: `state` points to the old generation's static state, which stays
-// mapped until the trial's verdict; only the receiving thread reads it.
+// SAFETY: `state` and `saved` point into the old generation's library, which
+// stays mapped (and makes no other call) until the trial's verdict; only the
+// receiving thread reads them.
 unsafe impl Send for Handover {}
 
 #[derive(Default)]
 struct Inner {
     request: Option<Request>,
     verdict: Option<Verdict>,
+    /// The frame thread has handed its state over and waits for the verdict:
+    /// no other request can be served until then.
+    handing_over: bool,
 }
 
 /// Shared between the orchestrator and one frame thread.
@@ -69,17 +76,21 @@ impl Control {
         self.pending.load(Ordering::Relaxed)
     }
 
-    /// Posts a request, replacing (and returning) one not yet taken.
-    pub fn post(&self, request: Request) -> Option<Request> {
+    /// Posts a request, replacing (and returning) one not yet served. While
+    /// a handover waits for its verdict the request is given back instead.
+    pub fn post(&self, request: Request) -> Result<Option<Request>, Request> {
         let mut inner = self.lock();
+        if inner.handing_over {
+            return Err(request);
+        }
         let previous = inner.request.replace(request);
         self.pending.store(true, Ordering::Release);
         self.changed.notify_all();
-        previous
+        Ok(previous)
     }
 
     /// Returns a taken request that could not be served yet, unless a newer
-    /// one arrived meanwhile.
+    /// one arrived meanwhile (then the taken one is dropped).
     pub fn put_back(&self, request: Request) {
         let mut inner = self.lock();
         if inner.request.is_none() {
@@ -89,11 +100,21 @@ impl Control {
         self.changed.notify_all();
     }
 
-    /// Takes back a request the frame thread has not taken yet.
-    pub fn withdraw(&self) -> Option<Request> {
+    /// The frame thread is about to hand its state over for the request it
+    /// took. Refused (false) when a newer request arrived meanwhile: the taken
+    /// one is stale and must be dropped.
+    pub fn begin_handover(&self) -> bool {
         let mut inner = self.lock();
-        self.pending.store(false, Ordering::Release);
-        inner.request.take()
+        if inner.request.is_some() {
+            return false;
+        }
+        inner.handing_over = true;
+        true
+    }
+
+    /// The handover did not happen after all (the receiver was gone).
+    pub fn end_handover(&self) {
+        self.lock().handing_over = false;
     }
 
     /// The waiting request, if any, without blocking.
@@ -129,6 +150,7 @@ impl Control {
         let mut inner = self.lock();
         loop {
             if let Some(verdict) = inner.verdict.take() {
+                inner.handing_over = false;
                 return verdict;
             }
             inner = self

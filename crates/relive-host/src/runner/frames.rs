@@ -10,10 +10,10 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender};
 use std::time::{Duration, Instant};
 
-use relive_abi::{Adopt, Status};
+use relive_abi::{Adopt, Bytes, Status};
 
 use crate::generation::Generation;
-use crate::plan::Plan;
+use crate::plan::{Mode, Plan};
 
 use super::clock::Clock;
 use super::control::{Control, Handover, Request, Verdict};
@@ -125,33 +125,40 @@ impl Thread {
         };
         let received = Instant::now();
         self.clock = h.clock;
-        let adopt = Adopt {
-            src: h.state,
-            src_size: h.size,
-            identical: u32::from(plan.identical),
-            sources: plan.sources.as_ptr(),
-            sources_len: plan.sources.len(),
-        };
-        let failed = |this: &Self, stage: &'static str, message: String| {
+        let failed = |this: &Self, stage: &'static str, message: String, panicked: bool| {
             this.send(Msg::TrialFailed {
                 generation: number,
                 stage,
                 message,
+                panicked,
             });
             false
         };
-        // SAFETY: `h.state` is the previous generation's live state, whose
-        // layout `plan` was computed from; that thread released every moved
-        // field to us and stays mapped until the verdict.
-        let status = unsafe { self.generation.adopt(&adopt) };
+        let status = if plan.mode == Mode::Migrate {
+            // SAFETY: `h.saved` holds the old library's saved state, which
+            // stays valid while the old thread waits for the verdict.
+            unsafe { self.generation.load_saved(h.saved) }
+        } else {
+            let adopt = Adopt {
+                src: h.state,
+                src_size: h.size,
+                identical: u32::from(plan.mode == Mode::Identical),
+                sources: plan.sources.as_ptr(),
+                sources_len: plan.sources.len(),
+            };
+            // SAFETY: `h.state` is the previous generation's live state, whose
+            // layout `plan` was computed from; that thread released every
+            // moved field to us and stays mapped until the verdict.
+            unsafe { self.generation.adopt(&adopt) }
+        };
         if let Err(message) = self.check(status) {
-            return failed(self, "adopt", message);
+            return failed(self, "adopt", message, status == Status::PANICKED);
         }
         let adopted = Instant::now();
         let info = self.clock.peek(number);
         if let Err(message) = self.check(self.generation.reloaded(&info)) {
             self.generation.drop_state();
-            return failed(self, "reloaded", message);
+            return failed(self, "reloaded", message, true);
         }
         let first_frame_start = Instant::now();
         self.clock.set_pause(
@@ -163,6 +170,7 @@ impl Thread {
         let stages = Stages {
             stop_workers_us: h.stop_workers_us,
             snapshot_us: h.snapshot_us,
+            save_us: h.save_us,
             handover_us: micros(received.duration_since(h.sent)),
             adopt_us: micros(adopted.duration_since(received)),
             reloaded_us: micros(first_frame_start.duration_since(adopted)),
@@ -173,7 +181,7 @@ impl Thread {
         match self.check(status) {
             Err(message) => {
                 self.generation.drop_state();
-                failed(self, "frame", message)
+                failed(self, "frame", message, true)
             }
             Ok(status) => {
                 self.clock.done();
@@ -212,7 +220,11 @@ impl Thread {
                         }
                     }
                 }
-                continue;
+                if self.halted {
+                    continue;
+                }
+                // A swap that could not happen yet (workers still stopping)
+                // is tried again at the next frame boundary, after a frame.
             }
             let info = self.clock.begin(self.generation.number());
             let status = self.generation.frame(&info);
@@ -278,20 +290,47 @@ impl Thread {
         self.postponed_reported = false;
         let stop_workers_us = micros(t.elapsed());
 
+        let migrate = plan.mode == Mode::Migrate;
+        let (mut snapshot_us, mut save_us) = (0, 0);
+        let mut saved = Bytes {
+            ptr: std::ptr::null(),
+            len: 0,
+        };
         let t = Instant::now();
-        if let Err(message) = self.check(self.generation.snapshot()) {
+        let prepared = if migrate {
+            // The old state stays untouched (and is the rollback) until the
+            // new code has loaded its copy and passed its first frame.
+            let (status, bytes) = self.generation.save();
+            saved = bytes;
+            save_us = micros(t.elapsed());
+            self.check(status)
+                .map_err(|m| format!("the old code could not save the state: {m}"))
+        } else {
+            let status = self.generation.snapshot();
+            snapshot_us = micros(t.elapsed());
+            self.check(status)
+                .map_err(|m| format!("the state's snapshot for a rollback failed: {m}"))
+        };
+        if let Err(message) = prepared {
             self.resume();
-            self.send(Msg::SwapAborted {
-                message: format!("the state's snapshot for a rollback failed: {message}"),
-            });
+            self.send(Msg::SwapAborted { message });
             return false;
         }
-        let snapshot_us = micros(t.elapsed());
+        if !self.control.begin_handover() {
+            // A newer request replaced this one: serve that instead.
+            if !migrate {
+                self.generation.discard_snapshot();
+            }
+            self.resume();
+            return false;
+        }
         let state = self.generation.state();
         let sent = Instant::now();
         let h = Handover {
             state: state.ptr,
             size: state.size,
+            saved,
+            save_us,
             clock: self.clock,
             last_frame_end: self.last_frame_end,
             stop_workers_us,
@@ -300,19 +339,28 @@ impl Thread {
         };
         if handover.send(h).is_err() {
             // The next generation's thread is gone: keep running as before.
-            self.generation.discard_snapshot();
+            self.control.end_handover();
+            if !migrate {
+                self.generation.discard_snapshot();
+            }
             self.resume();
             return false;
         }
-        // The moved fields now belong to the next generation; drop the rest.
-        self.generation.release(&plan.drop_mask);
+        if !migrate {
+            // The moved fields now belong to the next generation; drop the rest.
+            self.generation.release(&plan.drop_mask);
+        }
         match self.control.wait_verdict() {
             Verdict::Commit => {
-                self.generation.discard_snapshot();
+                if migrate {
+                    self.generation.drop_state();
+                } else {
+                    self.generation.discard_snapshot();
+                }
                 true
             }
             Verdict::Rollback => {
-                if let Err(message) = self.check(self.generation.restore()) {
+                if !migrate && let Err(message) = self.check(self.generation.restore()) {
                     self.halt(message, false);
                     return false;
                 }

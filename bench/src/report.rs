@@ -1,0 +1,777 @@
+//! The results of a run: a table for the terminal, and the generated part of
+//! BENCHMARKS.md (between `<!-- bench:begin -->` and `<!-- bench:end -->`;
+//! text outside the markers is kept as it is).
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::calls::CallResults;
+use crate::edit::EditResults;
+use crate::fps::FpsResults;
+use crate::machine::Machine;
+use crate::native::NativeResults;
+use crate::stats::Summary;
+use crate::swap::SwapResults;
+
+/// Start of the generated part of BENCHMARKS.md.
+pub const BEGIN: &str = "<!-- bench:begin -->";
+/// End of the generated part.
+pub const END: &str = "<!-- bench:end -->";
+
+/// A section's outcome: its results, an error, or not run.
+pub type Outcome<T> = Option<Result<T, String>>;
+
+/// Everything one run measured.
+#[derive(Debug, Default)]
+pub struct Results {
+    pub machine: Machine,
+    pub quick: bool,
+    pub command: String,
+    pub seconds: f64,
+    pub calls: Outcome<CallResults>,
+    pub native: Outcome<NativeResults>,
+    pub swap: Outcome<SwapResults>,
+    pub edit: Outcome<EditResults>,
+    pub fps: Outcome<FpsResults>,
+}
+
+/// One line of the summary table.
+struct Row {
+    item: &'static str,
+    measure: String,
+    median: String,
+    p99: String,
+    target: String,
+    result: String,
+}
+
+fn us(x: f64) -> String {
+    if x < 10.0 {
+        format!("{x:.1} µs")
+    } else {
+        format!("{x:.0} µs")
+    }
+}
+
+fn ms(x: f64) -> String {
+    if x < 10.0 {
+        format!("{x:.2} ms")
+    } else {
+        format!("{x:.0} ms")
+    }
+}
+
+fn ns(x: f64) -> String {
+    format!("{x:.2} ns")
+}
+
+fn verdict(met: bool) -> String {
+    if met { "met" } else { "MISSED" }.to_string()
+}
+
+fn failed(item: &'static str, measure: &str, error: &str) -> Row {
+    let first = error.lines().next().unwrap_or("");
+    Row {
+        item,
+        measure: measure.to_string(),
+        median: "—".into(),
+        p99: "—".into(),
+        target: "—".into(),
+        result: format!("FAILED: {first}"),
+    }
+}
+
+fn rows(r: &Results) -> Vec<Row> {
+    let mut rows = Vec::new();
+    match &r.swap {
+        Some(Ok(s)) => {
+            rows.push(Row {
+                item: "1",
+                measure: format!("swap pause, {} KiB state, release", s.state_bytes / 1024),
+                median: us(s.pause_us.median),
+                p99: us(s.pause_us.p99),
+                target: "< 100 µs, p99 < 1 ms".into(),
+                result: verdict(s.pause_us.median < 100.0 && s.pause_us.p99 < 1000.0),
+            });
+        }
+        Some(Err(e)) => rows.push(failed("1", "swap pause", e)),
+        None => {}
+    }
+    match &r.edit {
+        Some(Ok(e)) => {
+            rows.push(Row {
+                item: "2",
+                measure: "edit-to-running (debug)".into(),
+                median: ms(e.edit_to_running_ms.median),
+                p99: ms(e.edit_to_running_ms.p99),
+                target: format!("bare cargo build {}", ms(e.bare_build_ms.median)),
+                result: format!("{:.2}x the bare build", e.ratio),
+            });
+            rows.push(Row {
+                item: "2",
+                measure: "  relive's part (minus its build)".into(),
+                median: ms(e.relive_part_ms.median),
+                p99: ms(e.relive_part_ms.p99),
+                target: "—".into(),
+                result: "reported".into(),
+            });
+        }
+        Some(Err(e)) => rows.push(failed("2", "edit-to-running", e)),
+        None => {}
+    }
+    match &r.swap {
+        Some(Ok(s)) => {
+            rows.push(Row {
+                item: "3",
+                measure: "library ready to new code running".into(),
+                median: ms(s.ready_ms.median),
+                p99: ms(s.ready_ms.p99),
+                target: "< 5 ms".into(),
+                result: verdict(s.ready_ms.median < 5.0),
+            });
+        }
+        Some(Err(e)) => rows.push(failed("3", "library ready to running", e)),
+        None => {}
+    }
+    match &r.calls {
+        Some(Ok(c)) => {
+            rows.push(Row {
+                item: "4",
+                measure: "call via fn pointer minus direct call".into(),
+                median: ns(c.pointer.median - c.direct.median),
+                p99: "—".into(),
+                target: "floor 1.5 ns".into(),
+                result: format!("{} vs {}", ns(c.pointer.median), ns(c.direct.median)),
+            });
+            match &c.peer {
+                Ok(p) => {
+                    if let (Some(hot), Some(direct)) =
+                        (p.get("hot_lib_reloader", 1), p.get("direct", 1))
+                    {
+                        rows.push(Row {
+                            item: "4",
+                            measure: "hot-lib-reloader call, 1 thread".into(),
+                            median: ns(hot),
+                            p99: "—".into(),
+                            target: "—".into(),
+                            result: format!("+{} over direct", ns(hot - direct)),
+                        });
+                    }
+                    if let (Some(hot), Some(direct)) =
+                        (p.get("hot_lib_reloader", 2), p.get("direct", 2))
+                    {
+                        rows.push(Row {
+                            item: "4",
+                            measure: "hot-lib-reloader call, 2 threads".into(),
+                            median: ns(hot),
+                            p99: "—".into(),
+                            target: "—".into(),
+                            result: format!("+{} over direct", ns(hot - direct)),
+                        });
+                    }
+                }
+                Err(e) => rows.push(failed("4", "hot-lib-reloader", e)),
+            }
+        }
+        Some(Err(e)) => rows.push(failed("4", "call overhead", e)),
+        None => {}
+    }
+    match &r.native {
+        Some(Ok(n)) => rows.push(Row {
+            item: "5",
+            measure: "n-body kernel, relive app vs static".into(),
+            median: format!("{} vs {}", ms(n.relive_ms.median), ms(n.static_ms.median)),
+            p99: "—".into(),
+            target: ">= 0.98x".into(),
+            result: format!("{:.3}x, {}", n.ratio, verdict(n.ratio >= 0.98)),
+        }),
+        Some(Err(e)) => rows.push(failed("5", "native speed", e)),
+        None => {}
+    }
+    match &r.swap {
+        Some(Ok(s)) => rows.push(Row {
+            item: "6",
+            measure: "minor faults, first frame after swap".into(),
+            median: format!("{:.0}", s.first_frame_faults.median),
+            p99: format!("{:.0}", s.first_frame_faults.p99),
+            target: "report (no --mlock)".into(),
+            result: format!(
+                "steady frame {:.0}; pause {:.0}",
+                s.steady_faults.median, s.pause_faults.median
+            ),
+        }),
+        Some(Err(e)) => rows.push(failed("6", "page faults", e)),
+        None => {}
+    }
+    match &r.fps {
+        Some(Ok(f)) => rows.push(Row {
+            item: "7",
+            measure: "frame rate during a build vs idle".into(),
+            median: format!("{:.0} vs {:.0} fps", f.build_fps, f.idle_fps),
+            p99: "—".into(),
+            target: ">= 90%".into(),
+            result: format!("{:.1}%, {}", f.ratio * 100.0, verdict(f.ratio >= 0.9)),
+        }),
+        Some(Err(e)) => rows.push(failed("7", "frame rate during a build", e)),
+        None => {}
+    }
+    rows
+}
+
+/// The summary table as aligned text, for the terminal.
+pub fn table(r: &Results) -> String {
+    let rows = rows(r);
+    let header = ["#", "measure", "median", "p99", "target", "result"];
+    let cells: Vec<[String; 6]> = rows
+        .iter()
+        .map(|row| {
+            [
+                row.item.to_string(),
+                row.measure.clone(),
+                row.median.clone(),
+                row.p99.clone(),
+                row.target.clone(),
+                row.result.clone(),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(|h| h.chars().count());
+    for row in &cells {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        let parts: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c}{}", " ".repeat(w - c.chars().count())))
+            .collect();
+        parts.join("  ").trim_end().to_string()
+    };
+    let mut out = line(&header.map(String::from));
+    out.push('\n');
+    out.push_str(&line(&widths.map(|w| "-".repeat(w))));
+    out.push('\n');
+    for row in &cells {
+        out.push_str(&line(row));
+        out.push('\n');
+    }
+    out
+}
+
+fn summary_row(name: &str, s: &Summary, unit: fn(f64) -> String) -> String {
+    format!(
+        "| {name} | {} | {} | {} | {} |\n",
+        unit(s.median),
+        unit(s.p99),
+        unit(s.min),
+        unit(s.max)
+    )
+}
+
+const SUMMARY_HEADER: &str = "| | median | p99 | min | max |\n|---|---|---|---|---|\n";
+
+fn section_error(out: &mut String, error: &str) {
+    let _ = writeln!(out, "The measurement failed:\n\n```text\n{error}\n```\n");
+}
+
+fn pause_section(out: &mut String, s: &SwapResults) {
+    let _ = writeln!(
+        out,
+        "## 1. Swap pause\n\n\
+         From the end of the last frame of the old code to the start of the first frame \
+         of the new code (`reloaded.pause_us`), for a state of {} KiB (a `Vec<u8>`) that \
+         every frame reads in full. {} swaps of two release builds differing in one \
+         constant (library {:.1} MiB), each renamed into place under `relive run --release \
+         --no-build` after the previous swap was reported.\n",
+        s.state_bytes / 1024,
+        s.swaps,
+        s.lib_bytes as f64 / (1024.0 * 1024.0)
+    );
+    out.push_str(SUMMARY_HEADER);
+    out.push_str(&summary_row("pause (relive's `pause_us`)", &s.pause_us, us));
+    out.push_str(&summary_row(
+        "pause as the app saw it (`Ctx::last_swap_pause`)",
+        &s.app_pause_us,
+        us,
+    ));
+    for (name, st) in &s.stages {
+        out.push_str(&summary_row(&format!("stage `{name}`"), st, us));
+    }
+    let stage = |name: &str, group: &[(String, Summary)]| {
+        group
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or_else(|| "—".to_string(), |(_, st)| us(st.median))
+    };
+    let f = &s.floors;
+    let _ = writeln!(
+        out,
+        "\nThe same steps at the floor of this machine, measured by the bench in the same \
+         run (medians; p99 in brackets):\n\n\
+         | step | relive | floor |\n|---|---|---|\n\
+         | `snapshot_us`: deep copy of the 1 MiB state for a rollback | {} | memcpy of 1 MiB into touched memory {} ({}); into freshly mapped pages (256 faults) {} ({}) |\n\
+         | `handover_us`: waking the new frame thread | {} | waking a thread parked on a `sync_channel` for 50 ms {} ({}) |\n\
+         | `read_us`: reading the library | {} | `std::fs::read` {} ({}) |\n\
+         | `copy_us`: the private copy | {} | `std::fs::copy` {} ({}) |\n\
+         | `open_us`: `dlopen` and symbol lookup | {} | `dlopen` + `dlclose` {} ({}) |",
+        stage("snapshot_us", &s.stages),
+        us(f.memcpy_us.median),
+        us(f.memcpy_us.p99),
+        us(f.fresh_copy_us.median),
+        us(f.fresh_copy_us.p99),
+        stage("handover_us", &s.stages),
+        us(f.wake_us.median),
+        us(f.wake_us.p99),
+        stage("read_us", &s.prepare),
+        us(f.read_us.median),
+        us(f.read_us.p99),
+        stage("copy_us", &s.prepare),
+        us(f.copy_us.median),
+        us(f.copy_us.p99),
+        stage("open_us", &s.prepare),
+        us(f.dlopen_us.median),
+        us(f.dlopen_us.p99),
+    );
+    let stage_sum: f64 = s.stages.iter().map(|(_, st)| st.median).sum();
+    let _ = writeln!(
+        out,
+        "\nTarget: median under 100 µs and p99 under 1 ms: **{}** (median {}, p99 {}).",
+        verdict(s.pause_us.median < 100.0 && s.pause_us.p99 < 1000.0),
+        us(s.pause_us.median),
+        us(s.pause_us.p99)
+    );
+    let (top, top_st) = s
+        .stages
+        .iter()
+        .max_by(|a, b| a.1.median.total_cmp(&b.1.median))
+        .map(|(n, st)| (n.as_str(), *st))
+        .unwrap_or(("none", Summary::default()));
+    let _ = writeln!(
+        out,
+        "The stage medians add up to {}; the largest is `{top}` ({}); the rest of the \
+         pause ({}) is outside the named stages (taking the request at the frame \
+         boundary, waking the new frame thread).\n",
+        us(stage_sum),
+        us(top_st.median),
+        us((s.pause_us.median - stage_sum).max(0.0))
+    );
+
+    let _ = writeln!(
+        out,
+        "After the last of the {} swaps relive had {} cop{} of the app's library mapped, and \
+         its resident memory went from {:.1} MiB after the first frame to {:.1} MiB.\n",
+        s.swaps,
+        s.mapped_copies,
+        if s.mapped_copies == 1 { "y" } else { "ies" },
+        s.rss_kib.0 as f64 / 1024.0,
+        s.rss_kib.1 as f64 / 1024.0
+    );
+}
+
+fn ready_section(out: &mut String, s: &SwapResults) {
+    let _ = writeln!(
+        out,
+        "## 3. Library ready to new code running\n\n\
+         From the `rename` of a complete library onto the artifact path to the start of \
+         the first frame of its code (the app stamps that frame with `CLOCK_MONOTONIC`), \
+         same runs as item 1. Loading happens before the pause, while the old code runs \
+         (`reloaded.prepare`):\n"
+    );
+    out.push_str(SUMMARY_HEADER);
+    out.push_str(&summary_row("rename to first new frame", &s.ready_ms, ms));
+    for (name, st) in &s.prepare {
+        out.push_str(&summary_row(&format!("prepare `{name}`"), st, us));
+    }
+    out.push_str(&summary_row("prepare, all steps", &s.prepare_total_us, us));
+    let waiting = s.ready_ms.median - s.prepare_total_us.median / 1e3 - s.pause_us.median / 1e3;
+    let _ = writeln!(
+        out,
+        "\nTarget: median under 5 ms: **{}** (median {}). Of the median, loading takes {} \
+         and the pause {}; the remaining {} is relive noticing the file and waiting \
+         for it to stay quiet before it starts loading, plus the wait for the next frame \
+         boundary (the app's frames last about 1 ms).\n",
+        verdict(s.ready_ms.median < 5.0),
+        ms(s.ready_ms.median),
+        ms(s.prepare_total_us.median / 1e3),
+        us(s.pause_us.median),
+        ms(waiting.max(0.0))
+    );
+}
+
+fn faults_section(out: &mut String, s: &SwapResults) {
+    let _ = writeln!(
+        out,
+        "## 6. Page faults after a swap\n\n\
+         Minor page faults (`getrusage(RUSAGE_THREAD)`, `ru_minflt`) of the new frame \
+         thread, same runs as item 1. relive has no `--mlock` (or pre-faulting) option \
+         yet, so nothing is done to keep the new library's pages resident before its \
+         first frame.\n"
+    );
+    let count = |x: f64| format!("{x:.0}");
+    out.push_str(SUMMARY_HEADER);
+    out.push_str(&summary_row(
+        "faults during the first frame after a swap",
+        &s.first_frame_faults,
+        count,
+    ));
+    out.push_str(&summary_row(
+        "faults on the new frame thread up to the end of its first frame",
+        &s.thread_faults,
+        count,
+    ));
+    out.push_str(&summary_row(
+        "faults of the whole process during the pause",
+        &s.pause_faults,
+        count,
+    ));
+    out.push_str(&summary_row(
+        "faults during the tenth frame of a generation",
+        &s.steady_faults,
+        count,
+    ));
+    out.push('\n');
+}
+
+fn edit_section(out: &mut String, e: &EditResults) {
+    let _ = writeln!(
+        out,
+        "## 2. Edit-to-running\n\n\
+         From `std::fs::write` of a one-line edit (a constant) to the first frame of the \
+         new code, which prints a `CLOCK_MONOTONIC` stamp on relive's stdout; a small app \
+         under `relive run` in the debug profile, {} edits. The bare build is the same \
+         cargo command relive runs, timed from the write to cargo's exit, for {} edits of \
+         the same line in the same run (before relive starts).\n",
+        e.edits, e.edits
+    );
+    out.push_str(SUMMARY_HEADER);
+    out.push_str(&summary_row("edit to running", &e.edit_to_running_ms, ms));
+    out.push_str(&summary_row("bare `cargo build`", &e.bare_build_ms, ms));
+    out.push_str(&summary_row(
+        "relive's build (`build_finished.ms`, nice 10)",
+        &e.relive_build_ms,
+        ms,
+    ));
+    out.push_str(&summary_row(
+        "relive's part (edit to running minus its build)",
+        &e.relive_part_ms,
+        ms,
+    ));
+    out.push_str(&summary_row(
+        "  write to `build_started`",
+        &e.to_build_start_ms,
+        ms,
+    ));
+    out.push_str(&summary_row(
+        "  `build_finished` to the first new frame",
+        &e.after_build_ms,
+        ms,
+    ));
+    out.push_str(&summary_row(
+        "  loading (`prepare`, all steps)",
+        &e.prepare_us,
+        us,
+    ));
+    out.push_str(&summary_row("  swap pause", &e.pause_us, us));
+    let fl = &e.floors;
+    let _ = writeln!(
+        out,
+        "\nThe debug library is {:.1} MiB; the bench reads it in {}, copies it in {} and \
+         `dlopen`s + `dlclose`s the copy in {} (medians of {} in the same run).",
+        fl.bytes as f64 / (1024.0 * 1024.0),
+        us(fl.read_us.median),
+        us(fl.copy_us.median),
+        us(fl.dlopen_us.median),
+        fl.read_us.n
+    );
+    let _ = writeln!(
+        out,
+        "\nEdit-to-running is **{:.2}x** a bare cargo build of the same edit (medians {} and \
+         {}); relive's own part is {} (median). Builds started per edit: {:.2}.\n",
+        e.ratio,
+        ms(e.edit_to_running_ms.median),
+        ms(e.bare_build_ms.median),
+        ms(e.relive_part_ms.median),
+        e.builds_per_edit
+    );
+}
+
+fn calls_section(out: &mut String, c: &CallResults) {
+    let _ = writeln!(
+        out,
+        "## 4. Call overhead\n\n\
+         relive calls the app's `frame` through a plain `extern \"C\" fn` pointer looked up \
+         once per generation. Nanoseconds of the calling thread's CPU time per call of an \
+         `#[inline(never)]` function doing a few integer operations (median over \
+         repetitions):\n\n\
+         | call | ns per call |\n|---|---|\n\
+         | direct | {} |\n\
+         | through an `extern \"C\" fn` pointer | {} |\n\
+         | difference | {} |\n",
+        ns(c.direct.median),
+        ns(c.pointer.median),
+        ns(c.pointer.median - c.direct.median)
+    );
+    match &c.peer {
+        Ok(p) => {
+            let _ = writeln!(
+                out,
+                "hot-lib-reloader 0.8 (`#[hot_module]` with `hot_functions_from_file!`, as its \
+                 README sets it up; bench/apps/hotlib), in its own process, against a direct \
+                 call and a `dlsym`ed `extern \"C\"` pointer into the same library:\n\n\
+                 | call | 1 thread | 2 threads |\n|---|---|---|"
+            );
+            for (name, label) in [
+                ("direct", "direct (library linked in)"),
+                (
+                    "extern_c_pointer",
+                    "`extern \"C\"` pointer from `dlsym` (relive's way)",
+                ),
+                ("hot_lib_reloader", "hot-lib-reloader wrapper"),
+            ] {
+                let cell = |t| p.get(name, t).map(ns).unwrap_or_else(|| "—".into());
+                let _ = writeln!(out, "| {label} | {} | {} |", cell(1), cell(2));
+            }
+            out.push_str(
+                "\nEach hot-lib-reloader call takes a read lock on the reloader, clones an \
+                 `Arc` and looks the symbol up with `dlsym`; with two threads the lock and \
+                 the reference count bounce between the cores.\n\n",
+            );
+        }
+        Err(e) => {
+            let _ = writeln!(
+                out,
+                "hot-lib-reloader could not be measured:\n\n```text\n{e}\n```\n"
+            );
+        }
+    }
+}
+
+fn native_section(out: &mut String, n: &NativeResults) {
+    let _ = writeln!(
+        out,
+        "## 5. Native speed\n\n\
+         The n-body kernel (five bodies, {} steps per call; bench/apps/nbody/src/kernel.rs) \
+         called once per frame in a relive app under `relive run --release --no-build`, and \
+         the identical source compiled into this statically linked bench binary; {} \
+         alternating rounds of {} timed calls each. The two compute the same energy, bit for \
+         bit.\n",
+        n.steps, n.rounds, n.frames
+    );
+    out.push_str(SUMMARY_HEADER);
+    out.push_str(&summary_row("relive app", &n.relive_ms, ms));
+    out.push_str(&summary_row("static binary", &n.static_ms, ms));
+    let _ = writeln!(
+        out,
+        "\nSpeed under relive: **{:.3}x** the static binary (target at least 0.98x: **{}**).\n",
+        n.ratio,
+        verdict(n.ratio >= 0.98)
+    );
+}
+
+fn fps_section(out: &mut String, f: &FpsResults) {
+    let _ = writeln!(
+        out,
+        "## 7. Frame rate during a background build\n\n\
+         An app that does a fixed amount of work per frame (about {:.2} ms) as fast as it can \
+         under `relive run --release`; it reports its frames per window of about 100 ms. \
+         Windows while relive only watches are compared with windows inside relive's cargo \
+         build (nice 10) of a one-line edit, {} rounds ({:.1} s idle and {:.1} s of build \
+         windows counted).\n\n\
+         | | value |\n|---|---|\n\
+         | idle | {:.0} frames/s |\n\
+         | during the build | {:.0} frames/s |\n\
+         | ratio | **{:.1}%** (per round: median {:.1}%, min {:.1}%) |\n\
+         | relive's release build | {} (median) |\n\
+         | frame thread on a CPU, idle / during the build | {:.1}% / {:.1}% of the time |\n\
+         | CPU time per frame, idle / during the build | {:.3} ms / {:.3} ms |\n\n\
+         Target at least 90%: **{}**.\n",
+        f.frame_ms,
+        f.rounds,
+        f.idle_s,
+        f.build_s,
+        f.idle_fps,
+        f.build_fps,
+        f.ratio * 100.0,
+        f.round_ratios.median * 100.0,
+        f.round_ratios.min * 100.0,
+        ms(f.build_ms.median),
+        f.idle_cpu_share * 100.0,
+        f.build_cpu_share * 100.0,
+        f.idle_cpu_per_frame_ms,
+        f.build_cpu_per_frame_ms,
+        verdict(f.ratio >= 0.9)
+    );
+    if f.ratio < 0.9 {
+        let preempted = f.build_cpu_share < f.idle_cpu_share * 0.95;
+        let slower = f.build_cpu_per_frame_ms > f.idle_cpu_per_frame_ms * 1.05;
+        let cause = match (preempted, slower) {
+            (true, true) => {
+                "the frame thread was both kept off the CPU more often and slower \
+                             per frame on it (caches and memory shared with the compiler)"
+            }
+            (true, false) => {
+                "the frame thread was kept off the CPU: the compiler's threads \
+                              (nice 10) still get a share of the app's core"
+            }
+            (false, true) => {
+                "each frame took more CPU time: the compiler competes for caches \
+                              and memory bandwidth"
+            }
+            (false, false) => {
+                "neither the CPU share nor the CPU time per frame explains it \
+                               alone"
+            }
+        };
+        let _ = writeln!(out, "Where the frames went: {cause}.\n");
+    }
+}
+
+/// The generated part of BENCHMARKS.md (without the markers).
+pub fn markdown(r: &Results) -> String {
+    let m = &r.machine;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Generated by `{}` on {} ({} mode, {:.0} s), relive at commit {}. Machine: {} cores \
+         (`nproc`), {}, {} of memory, {}, {}. Load average (1/5/15 min) at the start {} and \
+         at the end {}: the machine is shared, so figures that depend on CPU time of other \
+         processes move between runs.\n",
+        r.command,
+        m.date,
+        if r.quick { "quick" } else { "full" },
+        r.seconds,
+        m.commit,
+        m.cores,
+        m.cpu,
+        m.memory,
+        m.kernel,
+        m.rustc,
+        m.load_start,
+        m.load_end
+    );
+    out.push_str("## Summary\n\n| # | measure | median | p99 | target | result |\n");
+    out.push_str("|---|---|---|---|---|---|\n");
+    for row in rows(r) {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} |",
+            row.item,
+            row.measure.trim(),
+            row.median,
+            row.p99,
+            row.target,
+            row.result
+        );
+    }
+    out.push('\n');
+    match &r.swap {
+        Some(Ok(s)) => pause_section(&mut out, s),
+        Some(Err(e)) => {
+            out.push_str("## 1. Swap pause (with 3 and 6)\n\n");
+            section_error(&mut out, e);
+        }
+        None => {}
+    }
+    match &r.edit {
+        Some(Ok(e)) => edit_section(&mut out, e),
+        Some(Err(e)) => {
+            out.push_str("## 2. Edit-to-running\n\n");
+            section_error(&mut out, e);
+        }
+        None => {}
+    }
+    if let Some(Ok(s)) = &r.swap {
+        ready_section(&mut out, s);
+    }
+    match &r.calls {
+        Some(Ok(c)) => calls_section(&mut out, c),
+        Some(Err(e)) => {
+            out.push_str("## 4. Call overhead\n\n");
+            section_error(&mut out, e);
+        }
+        None => {}
+    }
+    match &r.native {
+        Some(Ok(n)) => native_section(&mut out, n),
+        Some(Err(e)) => {
+            out.push_str("## 5. Native speed\n\n");
+            section_error(&mut out, e);
+        }
+        None => {}
+    }
+    if let Some(Ok(s)) = &r.swap {
+        faults_section(&mut out, s);
+    }
+    match &r.fps {
+        Some(Ok(f)) => fps_section(&mut out, f),
+        Some(Err(e)) => {
+            out.push_str("## 7. Frame rate during a background build\n\n");
+            section_error(&mut out, e);
+        }
+        None => {}
+    }
+    out
+}
+
+/// Puts `generated` between the markers of the file at `path`: replaces
+/// what is between them, or creates the file with a title and the markers.
+pub fn write(path: &Path, generated: &str) -> anyhow::Result<()> {
+    let old = match std::fs::read_to_string(path) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let text = splice(old.as_deref(), generated);
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The new text of BENCHMARKS.md.
+fn splice(old: Option<&str>, generated: &str) -> String {
+    let block = format!("{BEGIN}\n{}\n{END}", generated.trim_end());
+    if let Some(old) = old
+        && let (Some(b), Some(e)) = (old.find(BEGIN), old.find(END))
+        && b < e
+    {
+        return format!("{}{block}{}", &old[..b], &old[e + END.len()..]);
+    }
+    let mut text = String::from(
+        "# relive benchmarks\n\nThe part between the `bench:begin` and `bench:end` markers \
+         is written by `cargo run --release -p relive-bench`; text outside them is kept.\n\n",
+    );
+    text.push_str(&block);
+    text.push('\n');
+    if let Some(old) = old {
+        text.push('\n');
+        text.push_str(old);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splice_replaces_only_the_generated_part() {
+        let old = format!("# T\n\nintro\n\n{BEGIN}\nold figures\n{END}\n\n## Notes\nkept\n");
+        let new = splice(Some(&old), "new figures\n");
+        assert_eq!(
+            new,
+            format!("# T\n\nintro\n\n{BEGIN}\nnew figures\n{END}\n\n## Notes\nkept\n")
+        );
+        let fresh = splice(None, "figures");
+        assert!(fresh.starts_with("# relive benchmarks"));
+        assert!(fresh.contains(&format!("{BEGIN}\nfigures\n{END}\n")));
+    }
+
+    #[test]
+    fn table_of_nothing_has_a_header() {
+        let text = table(&Results::default());
+        assert!(text.starts_with("#  measure"));
+        assert_eq!(text.lines().count(), 2);
+    }
+}

@@ -1,0 +1,148 @@
+//! Whether a value of an old type can be loaded as a new type by name:
+//! struct fields and enum variants matched by name at any depth, new ones
+//! from `Default`, removed ones dropped, safe widening (`u32 -> u64`,
+//! `i32 -> i64`, `f32 -> f64`, `T -> Option<T>`), `#[relive(reset)]`
+//! fields reset when their type changed. Anything else is named.
+
+use std::collections::HashSet;
+
+use relive_abi::layout::{Field, Kind, Layout, short_name};
+
+use super::identical::Identical;
+use super::{Plan, container_paths};
+
+/// Lossless conversions between scalars that serde's number visitors accept.
+fn widens(from: &str, to: &str) -> bool {
+    const UNSIGNED: [&str; 5] = ["u8", "u16", "u32", "u64", "u128"];
+    const SIGNED: [&str; 5] = ["i8", "i16", "i32", "i64", "i128"];
+    let rank = |list: &[&str], t: &str| list.iter().position(|x| *x == t);
+    match (
+        rank(&UNSIGNED, from),
+        rank(&UNSIGNED, to),
+        rank(&SIGNED, from),
+        rank(&SIGNED, to),
+    ) {
+        (Some(a), Some(b), _, _) => a < b,
+        (_, _, Some(a), Some(b)) => a < b,
+        (Some(a), _, _, Some(b)) => a < b,
+        _ => from == "f32" && to == "f64",
+    }
+}
+
+/// Checks compatibility and collects what a migration would change.
+pub(super) struct Compat<'a> {
+    old: &'a Layout,
+    new: &'a Layout,
+    identical: Identical<'a>,
+    assumed: HashSet<(String, String)>,
+    added: Vec<String>,
+    removed: Vec<String>,
+    widened: Vec<String>,
+    reset: Vec<String>,
+}
+
+impl<'a> Compat<'a> {
+    pub(super) fn new(old: &'a Layout, new: &'a Layout) -> Self {
+        Compat {
+            old,
+            new,
+            identical: Identical::new(old, new),
+            assumed: HashSet::new(),
+            added: Vec::new(),
+            removed: Vec::new(),
+            widened: Vec::new(),
+            reset: Vec::new(),
+        }
+    }
+
+    /// Moves what was collected into `plan`.
+    pub(super) fn report(self, plan: &mut Plan) {
+        plan.added = self.added;
+        plan.removed = self.removed;
+        plan.widened = self.widened;
+        plan.reset = self.reset;
+    }
+
+    /// Whether old type `a` loads as new type `b`; the error names the path.
+    pub(super) fn check(&mut self, a: &str, b: &str, path: &str) -> Result<(), String> {
+        let changed = || format!("{path}: {} -> {}", short_name(a), short_name(b));
+        let (Some(old), Some(new)) = (self.old.types.get(a), self.new.types.get(b)) else {
+            return Err(format!("{path}: type {} is not described", short_name(b)));
+        };
+        if self.identical.same(a, b) {
+            return Ok(());
+        }
+        if !self.assumed.insert((a.to_string(), b.to_string())) {
+            return Ok(());
+        }
+        match (&old.kind, &new.kind) {
+            (Kind::Scalar, Kind::Scalar) => {
+                if a == b {
+                    Ok(())
+                } else if widens(a, b) {
+                    self.widened.push(changed());
+                    Ok(())
+                } else {
+                    Err(changed())
+                }
+            }
+            (Kind::Pinned { .. }, Kind::Pinned { .. }) if a == b => Ok(()),
+            (Kind::Struct { fields: f }, Kind::Struct { fields: g })
+            | (Kind::Tuple { fields: f }, Kind::Tuple { fields: g }) => self.fields(f, g, path),
+            (Kind::Enum { variants: v }, Kind::Enum { variants: w }) => {
+                for variant in w {
+                    let at = format!("{path}::{}", variant.name);
+                    match v.iter().find(|x| x.name == variant.name) {
+                        Some(before) => self.fields(&before.fields, &variant.fields, &at)?,
+                        None => self.added.push(at),
+                    }
+                }
+                for variant in v.iter().filter(|x| !w.iter().any(|y| y.name == x.name)) {
+                    self.removed.push(format!("{path}::{}", variant.name));
+                }
+                Ok(())
+            }
+            (Kind::Array { elem: x, len: n }, Kind::Array { elem: y, len: m }) if n == m => {
+                self.check(x, y, &format!("{path}[]"))
+            }
+            (Kind::Container { name: x, args: p }, Kind::Container { name: y, args: q })
+                if x == y && p.len() == q.len() =>
+            {
+                for ((s, t), suffix) in p.iter().zip(q).zip(container_paths(x, p.len())) {
+                    self.check(s, t, &format!("{path}{suffix}"))?;
+                }
+                Ok(())
+            }
+            (_, Kind::Container { name, args }) if name == "Option" && args.len() == 1 => {
+                self.check(a, &args[0], path).map_err(|_| changed())?;
+                self.widened.push(changed());
+                Ok(())
+            }
+            _ => Err(changed()),
+        }
+    }
+
+    fn fields(&mut self, f: &[Field], g: &[Field], path: &str) -> Result<(), String> {
+        for field in g.iter().filter(|x| !x.skip) {
+            let at = format!("{path}.{}", field.name);
+            match f.iter().find(|x| x.name == field.name && !x.skip) {
+                Some(before) => {
+                    if let Err(why) = self.check(&before.ty, &field.ty, &at) {
+                        if !field.reset {
+                            return Err(why);
+                        }
+                        self.reset.push(at);
+                    }
+                }
+                None => self.added.push(at),
+            }
+        }
+        for field in f
+            .iter()
+            .filter(|x| !x.skip && !g.iter().any(|y| y.name == x.name))
+        {
+            self.removed.push(format!("{path}.{}", field.name));
+        }
+        Ok(())
+    }
+}
