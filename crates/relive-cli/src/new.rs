@@ -29,13 +29,19 @@ pub enum NewError {
         /// What is wrong with it.
         why: &'static str,
     },
-    /// Something other than an empty folder is at the path.
-    #[error("{path} already exists and {what}; choose another path, or empty the folder first")]
-    Occupied {
+    /// The folder holds files already.
+    #[error(
+        "{path} already exists and is not empty; choose another path, or empty the folder first"
+    )]
+    NotEmpty {
         /// The path that was given.
         path: PathBuf,
-        /// What is there.
-        what: &'static str,
+    },
+    /// Something other than a folder is at the path.
+    #[error("{path} already exists and is not a folder; choose another path")]
+    NotAFolder {
+        /// The path that was given.
+        path: PathBuf,
     },
     /// Writing a file failed.
     #[error("cannot write {path}: {source}; check that the folder is writable")]
@@ -189,16 +195,14 @@ pub fn create(dir: &Path, name: &str, dependency: &str) -> Result<(), NewError> 
     match std::fs::read_dir(dir) {
         Ok(mut entries) => {
             if entries.next().is_some() {
-                return Err(NewError::Occupied {
+                return Err(NewError::NotEmpty {
                     path: dir.to_path_buf(),
-                    what: "is not empty",
                 });
             }
         }
         Err(_) if dir.exists() => {
-            return Err(NewError::Occupied {
+            return Err(NewError::NotAFolder {
                 path: dir.to_path_buf(),
-                what: "is not a folder",
             });
         }
         Err(_) => {}

@@ -109,6 +109,14 @@ pub fn plan(old: &Layout, new: &Layout) -> Result<Plan, Refusal> {
         plan
     };
     plan.pinned = pinned_paths(new, plan.mode);
+    if plan.mode == Mode::Migrate
+        && let Some(path) = plan.pinned.iter().find(|p| p.contains("(trait object"))
+    {
+        let field = path.split(" (").next().unwrap_or(path);
+        return Err(Refusal(format!(
+            "{field}: a trait object cannot be migrated by field name, and a type around it changed; keep those types unchanged for this reload, or restart"
+        )));
+    }
     Ok(plan)
 }
 

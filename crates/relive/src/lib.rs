@@ -72,6 +72,56 @@ pub trait App: State + Default {
     }
 }
 
+/// Makes a boxed trait object usable in the state:
+/// `relive::dyn_state!(Box<dyn Shape>, |shape| shape.boxed_clone());`
+///
+/// The second argument makes a deep copy (relive keeps one while new code
+/// runs its first frame, for a rollback). A trait object's vtable lives in
+/// the code of the generation that made it, so relive keeps that generation
+/// mapped while the value is carried across reloads ("pinned"). It cannot be
+/// migrated by field name: a reload that changes the types around it is
+/// refused, naming the field.
+///
+/// ```
+/// pub trait Shape: Send {
+///     fn area(&self) -> f64;
+///     fn boxed_clone(&self) -> Box<dyn Shape>;
+/// }
+/// relive::dyn_state!(Box<dyn Shape>, |shape| shape.boxed_clone());
+/// ```
+#[macro_export]
+macro_rules! dyn_state {
+    ($boxed:ty, $clone:expr) => {
+        // SAFETY: a boxed trait object is a data pointer and a vtable pointer;
+        // it is described as pinned, so its bytes move only between identical
+        // layouts and the generation that made its vtable stays mapped.
+        unsafe impl $crate::State for $boxed {
+            fn describe(layout: &mut $crate::state::LayoutBuilder) -> ::std::string::String {
+                layout.pinned::<Self>("trait object")
+            }
+            fn snapshot(&self) -> Self {
+                let copy: fn(&Self) -> Self = $clone;
+                copy(self)
+            }
+            fn save<S: $crate::__serde::Serializer>(
+                &self,
+                _serializer: S,
+            ) -> ::core::result::Result<S::Ok, S::Error> {
+                ::core::result::Result::Err(<S::Error as $crate::__serde::ser::Error>::custom(
+                    "a trait object cannot be saved by field name",
+                ))
+            }
+            fn load<'de, D: $crate::__serde::Deserializer<'de>>(
+                _deserializer: D,
+            ) -> ::core::result::Result<Self, D::Error> {
+                ::core::result::Result::Err(<D::Error as $crate::__serde::de::Error>::custom(
+                    "a trait object cannot be loaded by field name",
+                ))
+            }
+        }
+    };
+}
+
 /// Exports a state type as a relive app: defines the handshake, the state's
 /// storage and the `extern "C"` entry points the host calls. Use it once per
 /// crate, at the crate root.

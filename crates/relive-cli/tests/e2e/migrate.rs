@@ -1,6 +1,7 @@
 //! State that survives edits of its types: migration by field name inside
 //! nested types, refusals that name the field, and values that point into
-//! the old library (`&'static str`, `fn` pointers) across many reloads.
+//! the old library (`&'static str`, `fn` pointers, trait objects) across many
+//! reloads.
 
 use std::collections::HashMap;
 
@@ -162,8 +163,8 @@ fn an_incompatible_nested_type_change_is_refused_naming_the_path_and_types() {
 }
 
 #[test]
-fn static_strings_and_fn_pointers_survive_fifty_reloads() {
-    let app = App::copy("menagerie", "pins");
+fn static_strings_fn_pointers_and_trait_objects_survive_fifty_reloads() {
+    let app = App::copy("pinned", "pins");
     app.cargo_build();
     let variant_a = app.path().join("variant_a.so");
     std::fs::copy(app.artifact(), &variant_a).expect("keep variant a");
@@ -193,6 +194,7 @@ fn static_strings_and_fn_pointers_survive_fifty_reloads() {
         "{pinned}"
     );
     assert!(fields.contains("All.step"), "{pinned}");
+    assert!(fields.contains("All.pet"), "{pinned}");
 
     relive.wait_line("generation 51 running", SHORT_DEADLINE, |l| {
         l.contains(" gen 51 ")
@@ -201,4 +203,13 @@ fn static_strings_and_fn_pointers_survive_fifty_reloads() {
     assert_eq!(last["motto"], "static words");
     let frame: u64 = last["frame"].parse().expect("frame");
     assert_eq!(last["step"], (frame * 3).to_string());
+    assert_eq!(last["legs"], "8", "the trait object still dispatches");
+    assert_eq!(
+        relive
+            .events()
+            .iter()
+            .filter(|e| e["event"] == "rolled_back")
+            .count(),
+        0
+    );
 }

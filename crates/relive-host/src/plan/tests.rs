@@ -235,3 +235,57 @@ fn map_types_are_described() {
         matches!(l.root_def().map(|d| &d.kind), Some(Kind::Container { name, .. }) if name == "HashMap")
     );
 }
+
+pub trait Pet: Send {
+    fn boxed_clone(&self) -> Box<dyn Pet>;
+}
+relive::dyn_state!(Box<dyn Pet>, |p| p.boxed_clone());
+
+mod with_pet {
+    #[derive(Default, relive::State)]
+    pub struct Inner {
+        pub a: u32,
+    }
+    #[derive(Default, relive::State)]
+    pub struct All {
+        pub pet: Option<Box<dyn super::Pet>>,
+        pub inner: Inner,
+    }
+}
+
+mod with_pet_changed {
+    #[derive(Default, relive::State)]
+    pub struct Inner {
+        pub a: u32,
+        pub b: u32,
+    }
+    #[derive(Default, relive::State)]
+    pub struct All {
+        pub pet: Option<Box<dyn super::Pet>>,
+        pub inner: Inner,
+    }
+}
+
+#[test]
+fn trait_objects_pin_and_cannot_be_migrated_by_name() {
+    let p = plan(&layout::<with_pet::All>(), &layout::<with_pet::All>()).expect("identical");
+    assert_eq!(p.mode, Mode::Identical);
+    assert!(
+        p.pinned
+            .iter()
+            .any(|x| x.starts_with("All.pet (trait object, pinned)")),
+        "{:?}",
+        p.pinned
+    );
+    let err = plan(
+        &layout::<with_pet::All>(),
+        &layout::<with_pet_changed::All>(),
+    )
+    .expect_err("refused");
+    assert!(
+        err.0
+            .starts_with("All.pet: a trait object cannot be migrated"),
+        "{}",
+        err.0
+    );
+}
