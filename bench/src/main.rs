@@ -123,8 +123,8 @@ impl Config {
                 edits: 5,
                 fps_rounds: 1,
                 fps_idle: Duration::from_millis(1500),
-                native_rounds: 2,
-                native_frames: 20,
+                native_rounds: 3,
+                native_frames: 15,
                 calls: 20_000_000,
                 call_reps: 3,
             }
@@ -134,8 +134,8 @@ impl Config {
                 edits: 20,
                 fps_rounds: 4,
                 fps_idle: Duration::from_secs(2),
-                native_rounds: 3,
-                native_frames: 60,
+                native_rounds: 6,
+                native_frames: 40,
                 calls: 100_000_000,
                 call_reps: 7,
             }

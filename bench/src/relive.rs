@@ -195,11 +195,6 @@ impl Relive {
         })
     }
 
-    /// The process id of relive, while it runs.
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
-    }
-
     /// The end of relive's stderr and its last events, for an error message.
     fn diagnose(&mut self) -> String {
         let _ = self.events.poll();
@@ -230,6 +225,8 @@ impl Relive {
         if let Some(child) = &mut self.child
             && let Ok(Some(status)) = child.try_wait()
         {
+            // Reaped: its pid may be reused, so it must not be signalled again.
+            self.child = None;
             let detail = self.diagnose();
             bail!("relive ended early ({status})\n{detail}");
         }
@@ -341,15 +338,21 @@ impl Relive {
         Ok(())
     }
 
-    /// Stops relive as Ctrl-C does and waits for it to end (kills it after
-    /// 20 s); returns every event.
-    pub fn stop(mut self) -> anyhow::Result<Vec<Value>> {
+    /// Sends SIGINT (what Ctrl-C sends) to relive.
+    fn interrupt(&self) -> anyhow::Result<()> {
         if let Some(child) = &self.child {
             let pid = libc::pid_t::try_from(child.id()).context("relive's pid")?;
             // SAFETY: `pid` is our own child, which has not been waited for,
             // so the id cannot have been reused; SIGINT asks it to end.
             unsafe { libc::kill(pid, libc::SIGINT) };
         }
+        Ok(())
+    }
+
+    /// Stops relive as Ctrl-C does and waits for it to end (kills it after
+    /// 20 s); returns every event.
+    pub fn stop(mut self) -> anyhow::Result<Vec<Value>> {
+        self.interrupt()?;
         if let Err(err) = self.wait_child(Duration::from_secs(20)) {
             let detail = self.diagnose();
             bail!("{err:#} after SIGINT\n{detail}");
@@ -385,7 +388,12 @@ impl Relive {
 }
 
 impl Drop for Relive {
+    /// Stops relive cleanly (so that it removes its private folder), or
+    /// kills it after 5 s.
     fn drop(&mut self) {
+        if self.child.is_some() && self.interrupt().is_ok() {
+            let _ = self.wait_child(Duration::from_secs(5));
+        }
         if let Some(child) = &mut self.child {
             let _ = child.kill();
             let _ = child.wait();

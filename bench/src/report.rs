@@ -362,8 +362,9 @@ fn pause_section(out: &mut String, s: &SwapResults) {
 
     let _ = writeln!(
         out,
-        "After the last of the {} swaps relive had {} cop{} of the app's library mapped, and \
-         its resident memory went from {:.1} MiB after the first frame to {:.1} MiB.\n",
+        "After the last of the {} swaps the process that runs the app had {} cop{} of the \
+         app's library mapped, and its resident memory went from {:.1} MiB after the first \
+         frame to {:.1} MiB.\n",
         s.swaps,
         s.mapped_copies,
         if s.mapped_copies == 1 { "y" } else { "ies" },
@@ -557,13 +558,21 @@ fn native_section(out: &mut String, n: &NativeResults) {
          The n-body kernel (five bodies, {} steps per call; bench/apps/nbody/src/kernel.rs) \
          called once per frame in a relive app under `relive run --release --no-build`, and \
          the identical source compiled into this statically linked bench binary; {} \
-         alternating rounds of {} timed calls each. The two compute the same energy, bit for \
-         bit.\n",
+         alternating rounds of {} timed calls each. Times are the timing thread's CPU time \
+         (`CLOCK_THREAD_CPUTIME_ID`), so that time spent preempted by other processes on this \
+         shared machine does not count; wall times beside them. The two compute the same \
+         energy, bit for bit.\n",
         n.steps, n.rounds, n.frames
     );
     out.push_str(SUMMARY_HEADER);
-    out.push_str(&summary_row("relive app", &n.relive_ms, ms));
-    out.push_str(&summary_row("static binary", &n.static_ms, ms));
+    out.push_str(&summary_row("relive app, CPU time", &n.relive_ms, ms));
+    out.push_str(&summary_row("static binary, CPU time", &n.static_ms, ms));
+    out.push_str(&summary_row("relive app, wall time", &n.relive_wall_ms, ms));
+    out.push_str(&summary_row(
+        "static binary, wall time",
+        &n.static_wall_ms,
+        ms,
+    ));
     let _ = writeln!(
         out,
         "\nSpeed under relive: **{:.3}x** the static binary (target at least 0.98x: **{}**).\n",
@@ -627,6 +636,15 @@ fn fps_section(out: &mut String, f: &FpsResults) {
             }
         };
         let _ = writeln!(out, "Where the frames went: {cause}.\n");
+    }
+    if f.idle_cpu_share < 0.95 {
+        let _ = writeln!(
+            out,
+            "Caution: even while relive was idle the frame thread was on a CPU only {:.1}% of \
+             the time, so other processes on the machine took CPU time from the app during \
+             this run; the ratio mixes their load with the build's.\n",
+            f.idle_cpu_share * 100.0
+        );
     }
 }
 

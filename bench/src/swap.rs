@@ -104,10 +104,11 @@ pub struct SwapResults {
     pub steady_faults: Summary,
     /// What the machine can do, measured in the same run.
     pub floors: Floors,
-    /// relive's resident memory after the first frame and after the last
+    /// Resident memory of the process that runs the app (relive, or the
+    /// runner process it starts) after the first frame and after the last
     /// swap, KiB.
     pub rss_kib: (u64, u64),
-    /// Copies of the app's library mapped in relive after the last swap.
+    /// Copies of the app's library mapped in that process after the last swap.
     pub mapped_copies: usize,
 }
 
@@ -187,7 +188,8 @@ pub fn run(ws: &Workspace, relive: &Path, swaps: usize) -> anyhow::Result<SwapRe
         m.kind == "gen" && m.text("gen").ok() == Some("1")
     })?;
     let state_bytes = first.u64("state_bytes")?;
-    let pid = r.pid().context("relive is not running")?;
+    // The process the app runs in, as the app itself reports it.
+    let pid = u32::try_from(first.u64("pid")?).context("the app's pid")?;
     let rss_start = rss_kib(pid)?;
 
     let mut pause = Vec::new();

@@ -6,13 +6,16 @@
 //! the terminal and in the `--events` log.
 
 mod cargo_build;
+mod child;
 mod debounce;
 mod events;
 mod new;
 mod package;
+mod runner_process;
 mod session;
 mod terminal;
 mod watch;
+mod wire;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,6 +36,9 @@ enum Command {
     Run(RunArgs),
     /// Create a new app at PATH that `relive run PATH` runs at once.
     New(NewArgs),
+    /// The process that runs the app's code for `relive run` (internal).
+    #[command(name = "__runner", hide = true)]
+    Runner(runner_process::RunnerArgs),
 }
 
 /// Arguments of `relive run`.
@@ -68,6 +74,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => session::run(args),
         Command::New(args) => new::run(args),
+        Command::Runner(args) => runner_process::run(args),
     };
     match result {
         Ok(code) => code,

@@ -16,16 +16,18 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use relive_host::plan::Mode;
-use relive_host::{Generation, LoadError, LoadTimings, RunEvent, Runner, Staging};
+use relive_host::{LoadError, LoadTimings, RunEvent, Staged, Staging};
 use serde_json::json;
 
 use crate::RunArgs;
 use crate::cargo_build::{self, BuildError, BuildOutcome, BuildRequest};
+use crate::child::{Child, FromChild, signal_name};
 use crate::debounce::{Debounce, Next};
 use crate::events::EventLog;
 use crate::package::{self, Package};
 use crate::terminal::{Terminal, Tone};
 use crate::watch::{self, Watch};
+use crate::wire::{Library, Report};
 
 /// Quiet time after a source change before a build starts.
 const SOURCE_QUIET: Duration = Duration::from_millis(20);
@@ -46,9 +48,9 @@ enum Msg {
     Built(Result<BuildOutcome, BuildError>),
     Prepared {
         number: u64,
-        result: Box<Result<Generation, LoadError>>,
+        result: Box<Result<Staged, LoadError>>,
     },
-    Run(RunEvent),
+    Child(FromChild),
     Interrupt,
 }
 
@@ -88,7 +90,17 @@ struct Session {
     loaded_id: Option<FileId>,
     next_number: u64,
     timings: HashMap<u64, LoadTimings>,
-    runner: Option<Runner>,
+    staged: HashMap<u64, Staged>,
+    child: Option<Child>,
+    checkpoint: PathBuf,
+    /// The newest generation sent to the runner.
+    current: Option<u64>,
+    /// The newest generation that ran (loaded, or passed its first frame).
+    last_good: Option<u64>,
+    /// Crashes since the last successful reload.
+    crashes: u32,
+    /// The program is ending: the runner's end is not a crash.
+    ending: bool,
     interrupted: bool,
     status_due: Instant,
 }
@@ -99,6 +111,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let package = package::locate(&args.path)?;
     let events = EventLog::create(args.events.as_deref(), start)?;
     let staging = Staging::new().context("cannot create the private folder for library copies")?;
+    let checkpoint = staging.path().join("checkpoint.bin");
     let (tx, rx) = mpsc::channel();
 
     let interrupt = tx.clone();
@@ -126,7 +139,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         loaded_id: None,
         next_number: 1,
         timings: HashMap::new(),
-        runner: None,
+        staged: HashMap::new(),
+        child: None,
+        checkpoint,
+        current: None,
+        last_good: None,
+        crashes: 0,
+        ending: false,
         interrupted: false,
         status_due: start,
         args,
@@ -235,8 +254,16 @@ impl Session {
                 }
                 Msg::Built(outcome) => self.built(outcome),
                 Msg::Prepared { number, result } => self.prepared(number, *result),
-                Msg::Run(event) => {
+                Msg::Child(FromChild::Report(Report::Run(event))) => {
                     if let Some(code) = self.run_event(event) {
+                        return Ok(code);
+                    }
+                }
+                Msg::Child(FromChild::Report(Report::Refused { generation, reason })) => {
+                    self.refused(generation, &reason);
+                }
+                Msg::Child(FromChild::Ended(status)) => {
+                    if let Some(code) = self.child_ended(status) {
                         return Ok(code);
                     }
                 }
@@ -245,8 +272,9 @@ impl Session {
                         std::process::exit(130);
                     }
                     self.interrupted = true;
-                    match &self.runner {
-                        Some(runner) => runner.stop(),
+                    self.ending = true;
+                    match &mut self.child {
+                        Some(child) => child.stop(),
                         None => {
                             self.events.emit("exited", json!({"code": 0}));
                             return Ok(ExitCode::SUCCESS);
@@ -302,7 +330,7 @@ impl Session {
                     json!({"ms": ms, "diagnostics": diagnostics}),
                 );
                 self.terminal.set_build("build failed".into());
-                let keeps = if self.runner.is_some() {
+                let keeps = if self.child.is_some() {
                     "the program keeps running the previous code"
                 } else {
                     "fix the code and save to start the program"
@@ -332,7 +360,7 @@ impl Session {
         self.load(artifact);
     }
 
-    /// Reads, checks and loads the library on a background thread.
+    /// Reads, checks and stages the library on a background thread.
     fn load(&mut self, artifact: PathBuf) {
         if self.loading {
             self.load_again = true;
@@ -345,7 +373,7 @@ impl Session {
         let staging = self.staging.clone();
         let tx = self.tx.clone();
         std::thread::spawn(move || {
-            let result = Generation::load(&artifact, number, &staging);
+            let result = relive_host::stage(&artifact, number, &staging);
             let _ = tx.send(Msg::Prepared {
                 number,
                 result: Box::new(result),
@@ -353,43 +381,20 @@ impl Session {
         });
     }
 
-    fn prepared(&mut self, number: u64, result: Result<Generation, LoadError>) {
+    fn prepared(&mut self, number: u64, result: Result<Staged, LoadError>) {
         self.loading = false;
         match result {
-            Ok(generation) => {
-                self.timings.insert(number, generation.timings());
-                match &self.runner {
-                    Some(runner) => runner.offer(generation),
-                    None => {
-                        let tx = self.tx.clone();
-                        match Runner::start(generation, move |event| {
-                            let _ = tx.send(Msg::Run(event));
-                        }) {
-                            Ok(runner) => self.runner = Some(runner),
-                            Err(err) => self.terminal.say(
-                                Tone::Bad,
-                                &format!("cannot start the program's threads: {err}"),
-                                "",
-                            ),
-                        }
-                    }
+            Ok(staged) => {
+                self.timings.insert(number, staged.timings);
+                let library = Library::from_staged(&staged);
+                self.staged.insert(number, staged);
+                self.current = Some(number);
+                match &mut self.child {
+                    Some(child) => child.offer(library),
+                    None => self.spawn_runner(library, self.checkpoint.exists()),
                 }
             }
-            Err(err) => {
-                let reason = err.to_string();
-                self.events
-                    .emit("refused", json!({"generation": number, "reason": reason}));
-                let keeps = if self.runner.is_some() {
-                    "; the program keeps running the previous code"
-                } else {
-                    ""
-                };
-                self.terminal.say(
-                    Tone::Warn,
-                    &format!("refused the new library{keeps}"),
-                    &reason,
-                );
-            }
+            Err(err) => self.refused(number, &err.to_string()),
         }
         if std::mem::take(&mut self.load_again)
             && let Some(artifact) = self.artifact.clone()
@@ -399,16 +404,157 @@ impl Session {
         }
     }
 
+    fn refused(&mut self, generation: u64, reason: &str) {
+        self.events.emit(
+            "refused",
+            json!({"generation": generation, "reason": reason}),
+        );
+        let keeps = if self.last_good.is_some() {
+            "; the program keeps running the previous code"
+        } else {
+            ""
+        };
+        self.terminal.say(
+            Tone::Warn,
+            &format!("refused the new library{keeps}"),
+            reason,
+        );
+    }
+
+    /// Starts a runner process on `library`, from the checkpoint if `resume`.
+    fn spawn_runner(&mut self, library: Library, resume: bool) {
+        match Child::spawn(
+            self.staging.path(),
+            &self.checkpoint,
+            self.tx.clone(),
+            Msg::Child,
+        ) {
+            Ok(mut child) => {
+                child.start(library, resume);
+                self.child = Some(child);
+            }
+            Err(err) => self.terminal.say(
+                Tone::Bad,
+                &format!("cannot start the runner process: {err}"),
+                "check that the relive binary is still in place",
+            ),
+        }
+    }
+
+    /// The runner process ended. Unless the program was ending, it crashed:
+    /// bring the last good generation back with the checkpointed state.
+    fn child_ended(&mut self, status: std::process::ExitStatus) -> Option<ExitCode> {
+        self.child = None;
+        if self.ending {
+            self.events.emit("exited", json!({"code": 0}));
+            return Some(ExitCode::SUCCESS);
+        }
+        let signal = signal_name(&status).unwrap_or("an unexpected exit");
+        let failed = self.current.unwrap_or(0);
+        let good = self.last_good;
+        let message = match status.code() {
+            Some(code) => format!("the program's process exited with code {code}"),
+            None => format!("the program's process was killed by {signal}"),
+        };
+        self.events.emit(
+            "rolled_back",
+            json!({
+                "cause": "crash",
+                "signal": signal,
+                "message": message,
+                "generation": good,
+                "failed_generation": failed,
+            }),
+        );
+        // Copies of generations newer than the good one are of no more use.
+        if let Some(good) = good {
+            let stale: Vec<u64> = self.staged.keys().copied().filter(|&n| n > good).collect();
+            for number in stale {
+                if let Some(staged) = self.staged.remove(&number) {
+                    let _ = std::fs::remove_file(&staged.copy);
+                }
+            }
+        }
+        self.crashes += 1;
+        let Some(library) = good
+            .and_then(|n| self.staged.get(&n))
+            .map(Library::from_staged)
+        else {
+            self.terminal.say(
+                Tone::Bad,
+                &format!(
+                    "generation {failed} crashed ({signal}); fix the code and save to start again"
+                ),
+                &message,
+            );
+            return None;
+        };
+        if self.crashes > 2 {
+            self.terminal.say(
+                Tone::Bad,
+                &format!(
+                    "generation {} keeps crashing ({signal}); fix the code and save: the state from the last good reload is kept",
+                    library.number
+                ),
+                &message,
+            );
+            return None;
+        }
+        let resume = self.checkpoint.exists();
+        let from = if resume {
+            "with the state from the last good reload"
+        } else {
+            "from a fresh start (no checkpoint yet)"
+        };
+        self.terminal.say(
+            Tone::Bad,
+            &format!(
+                "generation {failed} crashed ({signal}); back on generation {} {from}",
+                library.number
+            ),
+            &message,
+        );
+        self.current = Some(library.number);
+        self.spawn_runner(library, resume);
+        None
+    }
+
     /// Reports what the running program did; returns the exit code when it
     /// ended.
     fn run_event(&mut self, event: RunEvent) -> Option<ExitCode> {
         match event {
-            RunEvent::Loaded { generation } => {
-                self.events
-                    .emit("loaded", json!({"generation": generation}));
+            RunEvent::Loaded {
+                generation,
+                resumed,
+                note,
+            } => {
+                self.last_good = Some(generation);
+                self.events.emit(
+                    "loaded",
+                    json!({"generation": generation, "resumed": resumed, "note": note}),
+                );
                 self.terminal.set_generation(generation);
-                self.terminal
-                    .say(Tone::Good, &format!("running generation {generation}"), "");
+                let how = if resumed {
+                    " (state restored after a crash)"
+                } else {
+                    ""
+                };
+                self.terminal.say(
+                    Tone::Good,
+                    &format!("running generation {generation}{how}"),
+                    &note,
+                );
+            }
+            RunEvent::NoCheckpoint { generation, reason } => {
+                self.events.emit(
+                    "no_checkpoint",
+                    json!({"generation": generation, "reason": reason}),
+                );
+                self.terminal.say(
+                    Tone::Warn,
+                    "the state cannot be kept across a crash of the program",
+                    &reason,
+                );
             }
             RunEvent::Reloaded {
                 generation,
@@ -416,6 +562,8 @@ impl Session {
                 stages,
                 plan,
             } => {
+                self.last_good = Some(generation);
+                self.crashes = 0;
                 let prepare = self.timings.remove(&generation).unwrap_or_default();
                 if plan.mode != Mode::Identical {
                     self.events.emit(
@@ -449,6 +597,7 @@ impl Session {
                         "mode": plan.mode.name(),
                         "stages": {
                             "stop_workers_us": stages.stop_workers_us,
+                            "checkpoint_us": stages.checkpoint_us,
                             "snapshot_us": stages.snapshot_us,
                             "save_us": stages.save_us,
                             "handover_us": stages.handover_us,
@@ -459,8 +608,6 @@ impl Session {
                             "read_us": prepare.read_us,
                             "check_us": prepare.check_us,
                             "copy_us": prepare.copy_us,
-                            "open_us": prepare.open_us,
-                            "layout_us": prepare.layout_us,
                         },
                     }),
                 );
@@ -556,11 +703,9 @@ impl Session {
                 );
             }
             RunEvent::Exited { by_app } => {
+                self.ending = true;
                 self.events
                     .emit("exited", json!({"code": 0, "by_app": by_app}));
-                if let Some(runner) = self.runner.take() {
-                    runner.join();
-                }
                 return Some(ExitCode::SUCCESS);
             }
         }

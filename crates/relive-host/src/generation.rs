@@ -39,13 +39,13 @@ struct Entries {
     discard_snapshot: StatusFn,
     drop_state: StatusFn,
     stop_workers: extern "C" fn(u64) -> Status,
-    save: extern "C" fn(*mut Bytes) -> Status,
+    save: extern "C" fn(u32, *mut Bytes) -> Status,
     load: extern "C" fn(Bytes) -> Status,
     last_message: BytesFn,
 }
 
 /// How long the steps of [`Generation::load`] took, in microseconds.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LoadTimings {
     /// Reading the built file.
     pub read_us: u64,
@@ -86,40 +86,82 @@ fn micros(since: Instant) -> u64 {
     since.elapsed().as_micros() as u64
 }
 
-impl Generation {
-    /// Loads the library at `artifact` as generation `number`, through a
-    /// private copy in `staging`.
-    ///
-    /// This runs the library's initialisers (as any `dlopen` does), but only
-    /// after its file was checked to be a relive app built by the same
-    /// compiler against the same ABI.
-    pub fn load(artifact: &Path, number: u64, staging: &Staging) -> Result<Generation, LoadError> {
-        let mut timings = LoadTimings::default();
-        let t = Instant::now();
-        let bytes = std::fs::read(artifact).map_err(|source| LoadError::Read {
+/// A checked private copy of a built library, ready to be opened (possibly
+/// by another process: the crash-safe runner opens what its supervisor
+/// staged).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Staged {
+    /// The generation number it will have.
+    pub number: u64,
+    /// The built library it was copied from.
+    pub artifact: PathBuf,
+    /// The private copy.
+    pub copy: PathBuf,
+    /// How long reading, checking and copying took.
+    pub timings: LoadTimings,
+}
+
+/// Reads the library at `artifact`, refuses it from its bytes if it is not
+/// a matching relive app, and writes exactly those bytes to a private copy
+/// in `staging` for generation `number`.
+pub fn stage(artifact: &Path, number: u64, staging: &Staging) -> Result<Staged, LoadError> {
+    let mut timings = LoadTimings::default();
+    let t = Instant::now();
+    let bytes = std::fs::read(artifact).map_err(|source| LoadError::Read {
+        path: artifact.to_path_buf(),
+        source,
+    })?;
+    timings.read_us = micros(t);
+
+    let t = Instant::now();
+    inspect(artifact, &bytes)?;
+    timings.check_us = micros(t);
+
+    let t = Instant::now();
+    let copy = staging
+        .stage(artifact, number, &bytes)
+        .map_err(|source| LoadError::Stage {
             path: artifact.to_path_buf(),
+            dir: staging.path().to_path_buf(),
             source,
         })?;
-        timings.read_us = micros(t);
+    timings.copy_us = micros(t);
+    Ok(Staged {
+        number,
+        artifact: artifact.to_path_buf(),
+        copy,
+        timings,
+    })
+}
 
-        let t = Instant::now();
-        let handshake = inspect(artifact, &bytes)?;
-        timings.check_us = micros(t);
+impl Generation {
+    /// Loads the library at `artifact` as generation `number`, through a
+    /// private copy in `staging` ([`stage`] then [`Generation::open`]).
+    pub fn load(artifact: &Path, number: u64, staging: &Staging) -> Result<Generation, LoadError> {
+        Generation::open(&stage(artifact, number, staging)?)
+    }
 
+    /// Opens a staged copy. Its bytes are checked again (handshake, ABI,
+    /// compiler) before `dlopen` runs the library's initialisers. The copy
+    /// is removed when the generation is dropped, or now if opening fails.
+    pub fn open(staged: &Staged) -> Result<Generation, LoadError> {
+        let mut timings = staged.timings;
+        let copy = staged.copy.clone();
         let t = Instant::now();
-        let copy = staging
-            .stage(artifact, number, &bytes)
-            .map_err(|source| LoadError::Stage {
-                path: artifact.to_path_buf(),
-                dir: staging.path().to_path_buf(),
+        let checked = std::fs::read(&copy)
+            .map_err(|source| LoadError::Read {
+                path: copy.clone(),
                 source,
-            })?;
-        drop(bytes);
-        timings.copy_us = micros(t);
-
-        let t = Instant::now();
-        let opened = open(&copy, artifact);
-        let (library, entries) = match opened {
+            })
+            .and_then(|bytes| inspect(&staged.artifact, &bytes));
+        let handshake = match checked {
+            Ok(handshake) => handshake,
+            Err(err) => {
+                let _ = std::fs::remove_file(&copy);
+                return Err(err);
+            }
+        };
+        let (library, entries) = match open(&copy, &staged.artifact) {
             Ok(pair) => pair,
             Err(err) => {
                 let _ = std::fs::remove_file(&copy);
@@ -129,11 +171,11 @@ impl Generation {
         timings.open_us = micros(t);
 
         let mut generation = Generation {
-            number,
+            number: staged.number,
             entries,
             layout: Layout::default(),
             handshake,
-            artifact: artifact.to_path_buf(),
+            artifact: staged.artifact.clone(),
             copy,
             timings,
             library: Some(library),
@@ -144,7 +186,7 @@ impl Generation {
             .ok()
             .filter(|l| l.root_def().is_some())
             .ok_or_else(|| LoadError::Layout {
-                path: artifact.to_path_buf(),
+                path: staged.artifact.clone(),
                 detail: format!("not a layout: {:.200}", String::from_utf8_lossy(&text)),
             })?;
         generation.timings.layout_us = micros(t);
@@ -251,14 +293,17 @@ impl Generation {
         (self.entries.drop_state)()
     }
 
-    /// Saves the state by field name. The bytes belong to the library and
-    /// stay valid until the next call into it.
-    pub fn save(&self) -> (Status, Bytes) {
+    /// Saves the state by field name. With `portable`, values that only
+    /// mean something inside this process (`fn` pointers, trait objects)
+    /// make it fail, so the bytes can restore the state in a new process.
+    /// The bytes belong to the library and stay valid until the next call
+    /// into it.
+    pub fn save(&self, portable: bool) -> (Status, Bytes) {
         let mut out = Bytes {
             ptr: std::ptr::null(),
             len: 0,
         };
-        let status = (self.entries.save)(&mut out);
+        let status = (self.entries.save)(u32::from(portable), &mut out);
         (status, out)
     }
 

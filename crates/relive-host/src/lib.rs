@@ -14,7 +14,8 @@
 //!   relive runs each generation's frames on a thread that ends at the swap
 //!   for this reason.
 //! - A panic is caught; a crash (segfault, abort) in app code ends the
-//!   process.
+//!   process. Run the [`Runner`] in a child process with a
+//!   [`CheckpointSink`] (as the `relive` command does) to bring it back.
 #![deny(missing_docs)]
 
 mod error;
@@ -25,7 +26,7 @@ mod runner;
 mod staging;
 
 pub use error::LoadError;
-pub use generation::{Generation, LoadTimings};
+pub use generation::{Generation, LoadTimings, Staged, stage};
 pub use plan::{Plan, Refusal, plan};
-pub use runner::{RunEvent, Runner, Stages};
+pub use runner::{Begin, CheckpointSink, RunEvent, Runner, Stages};
 pub use staging::Staging;

@@ -24,7 +24,7 @@ use compat::Compat;
 use identical::Identical;
 
 /// How the state moves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Mode {
     /// All bytes unchanged.
     Identical,
@@ -46,7 +46,7 @@ impl Mode {
 }
 
 /// How the new generation takes the state over.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Plan {
     /// How the state moves.
     pub mode: Mode,

@@ -24,11 +24,28 @@ use crate::plan::{Plan, plan};
 use control::{Control, Request, Verdict};
 use frames::Start;
 
+/// Where a runner writes the state's checkpoint at each swap: called with
+/// the generation that saved it and the saved bytes; must be durable when it
+/// returns, because the new code runs right after.
+pub type CheckpointSink = Arc<dyn Fn(u64, &[u8]) -> std::io::Result<()> + Send + Sync>;
+
+/// How the first generation gets its state.
+#[derive(Debug)]
+pub enum Begin {
+    /// `Default`, then `App::init`.
+    Fresh,
+    /// Loaded by name from a checkpoint (falls back to fresh if it does not
+    /// fit), then `App::reloaded`.
+    Resume(Vec<u8>),
+}
+
 /// Timings of the swap pause, in microseconds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Stages {
     /// Stopping and joining the old generation's workers.
     pub stop_workers_us: u64,
+    /// The checkpoint kept for a crash (saved by name, written to disk).
+    pub checkpoint_us: u64,
     /// The deep copy kept for a rollback.
     pub snapshot_us: u64,
     /// A migration: the old code saving the state by name.
@@ -43,12 +60,24 @@ pub struct Stages {
 }
 
 /// What happened to the running program.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RunEvent {
-    /// The first generation started (`init` returned).
+    /// A generation started without a previous one: fresh (`init`
+    /// returned) or resumed from a checkpoint after a crash.
     Loaded {
         /// Its number.
         generation: u64,
+        /// Whether the state came from a checkpoint.
+        resumed: bool,
+        /// Why a checkpoint could not be used, if one was given.
+        note: String,
+    },
+    /// The state could not be checkpointed for crash recovery at a swap.
+    NoCheckpoint {
+        /// The generation whose state was saved.
+        generation: u64,
+        /// Why.
+        reason: String,
     },
     /// A new generation runs, with the state.
     Reloaded {
@@ -76,7 +105,7 @@ pub enum RunEvent {
         /// The generation that runs again.
         to: u64,
         /// What failed: `adopt`, `reloaded` or `frame`.
-        stage: &'static str,
+        stage: String,
         /// The panic's message.
         message: String,
         /// Where it panicked (`file:line:column`).
@@ -116,6 +145,12 @@ enum Msg {
     Stop,
     Started {
         generation: u64,
+        resumed: bool,
+        note: String,
+    },
+    NoCheckpoint {
+        generation: u64,
+        reason: String,
     },
     TrialPassed {
         generation: u64,
@@ -155,15 +190,20 @@ pub struct Runner {
 }
 
 impl Runner {
-    /// Starts `first` fresh (`Default`, `init`) and runs its frames.
+    /// Starts `first` (fresh, or from a checkpoint) and runs its frames.
+    /// With `checkpoint`, the state is saved portably at every swap, before
+    /// any new code runs, and handed to it (for recovery after a crash).
     /// `on_event` is called on the orchestrator thread.
     pub fn start(
         first: Generation,
+        begin: Begin,
+        checkpoint: Option<CheckpointSink>,
         on_event: impl FnMut(RunEvent) + Send + 'static,
     ) -> std::io::Result<Runner> {
         let (tx, rx) = mpsc::channel();
         let mut orchestrator = Orchestrator {
             tx: tx.clone(),
+            checkpoint,
             on_event: Box::new(on_event),
             active: None,
             trial: None,
@@ -172,7 +212,11 @@ impl Runner {
             fresh: true,
             stopping: false,
         };
-        orchestrator.active = Some(orchestrator.spawn(Arc::new(first), Start::Fresh)?);
+        let start = match begin {
+            Begin::Fresh => Start::Fresh,
+            Begin::Resume(saved) => Start::Resume(saved),
+        };
+        orchestrator.active = Some(orchestrator.spawn(Arc::new(first), start)?);
         let thread = std::thread::Builder::new()
             .name("relive-orchestrator".into())
             .spawn(move || orchestrator.run(rx))?;
@@ -229,6 +273,7 @@ struct Trial {
 
 struct Orchestrator {
     tx: Sender<Msg>,
+    checkpoint: Option<CheckpointSink>,
     on_event: Box<dyn FnMut(RunEvent) + Send>,
     active: Option<Running>,
     trial: Option<Trial>,
@@ -269,9 +314,10 @@ impl Orchestrator {
     fn spawn(&self, generation: Arc<Generation>, start: Start) -> std::io::Result<Running> {
         let control = Arc::new(Control::default());
         let (g, c, tx) = (generation.clone(), control.clone(), self.tx.clone());
+        let sink = self.checkpoint.clone();
         let thread = std::thread::Builder::new()
             .name(format!("relive-gen{}", generation.number()))
-            .spawn(move || frames::run(g, c, start, tx))?;
+            .spawn(move || frames::run(g, c, start, tx, sink))?;
         Ok(Running {
             generation,
             control,
@@ -287,9 +333,20 @@ impl Orchestrator {
                     self.stopping = true;
                     self.stop_if_idle();
                 }
-                Msg::Started { generation } => {
+                Msg::Started {
+                    generation,
+                    resumed,
+                    note,
+                } => {
                     self.fresh = false;
-                    self.emit(RunEvent::Loaded { generation });
+                    self.emit(RunEvent::Loaded {
+                        generation,
+                        resumed,
+                        note,
+                    });
+                }
+                Msg::NoCheckpoint { generation, reason } => {
+                    self.emit(RunEvent::NoCheckpoint { generation, reason });
                 }
                 Msg::TrialPassed {
                     generation,
@@ -484,7 +541,7 @@ impl Orchestrator {
         self.emit(RunEvent::RolledBack {
             from: generation,
             to,
-            stage,
+            stage: stage.to_string(),
             message: report.message,
             location: report.location,
             backtrace: report.backtrace,

@@ -150,7 +150,7 @@ fn measure(n: usize, runs: usize) -> Row {
             len: 0,
         };
         // SAFETY: `bytes` is writable.
-        unsafe { __rt::save(&a, &mut bytes) };
+        unsafe { __rt::save(&a, false, &mut bytes) };
         // SAFETY: `bytes` stays valid until the next call into `a`.
         unsafe { __rt::load(&c, bytes) };
         let took = t.elapsed();

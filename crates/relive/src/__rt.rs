@@ -438,12 +438,20 @@ pub fn drop_state<T: App + Root>(slot: &Slot<T>) -> Status {
     })
 }
 
+/// Set while the state is saved for another process (a crash checkpoint).
+static PORTABLE: AtomicBool = AtomicBool::new(false);
+
+/// Whether the value being saved must be loadable by another process.
+pub fn saving_portably() -> bool {
+    PORTABLE.load(Ordering::Relaxed)
+}
+
 /// `relive_save`: writes the state by field name for a migration. The bytes
 /// stay valid until the next call into this library.
 ///
 /// # Safety
 /// `out` must be null or point to a writable [`Bytes`].
-pub unsafe fn save<T: App + Root>(slot: &Slot<T>, out: *mut Bytes) -> Status {
+pub unsafe fn save<T: App + Root>(slot: &Slot<T>, portable: bool, out: *mut Bytes) -> Status {
     guard(|| {
         if out.is_null() {
             return Err("save output is null".into());
@@ -452,8 +460,10 @@ pub unsafe fn save<T: App + Root>(slot: &Slot<T>, out: *mut Bytes) -> Status {
         // SAFETY: calls are serialised (module docs).
         let saved = unsafe { &mut *slot.saved.get() };
         saved.clear();
-        rmp_serde::encode::write_named(saved, &Carry(&*state))
-            .map_err(|e| format!("cannot save the state: {e}"))?;
+        PORTABLE.store(portable, Ordering::Relaxed);
+        let written = rmp_serde::encode::write_named(saved, &Carry(&*state));
+        PORTABLE.store(false, Ordering::Relaxed);
+        written.map_err(|e| format!("cannot save the state: {e}"))?;
         // SAFETY: the host passes a writable Bytes.
         unsafe {
             *out = Bytes {

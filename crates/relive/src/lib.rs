@@ -108,7 +108,7 @@ macro_rules! dyn_state {
                 _serializer: S,
             ) -> ::core::result::Result<S::Ok, S::Error> {
                 ::core::result::Result::Err(<S::Error as $crate::__serde::ser::Error>::custom(
-                    "a trait object cannot be saved by field name",
+                    "a trait object cannot be saved by field name (nor kept across a crash)",
                 ))
             }
             fn load<'de, D: $crate::__serde::Deserializer<'de>>(
@@ -191,9 +191,9 @@ macro_rules! export {
                 $crate::__rt::drop_state(&SLOT)
             }
             #[unsafe(no_mangle)]
-            extern "C" fn relive_save(out: *mut abi::Bytes) -> abi::Status {
+            extern "C" fn relive_save(portable: u32, out: *mut abi::Bytes) -> abi::Status {
                 // SAFETY: the host passes a writable Bytes, as the ABI requires.
-                unsafe { $crate::__rt::save(&SLOT, out) }
+                unsafe { $crate::__rt::save(&SLOT, portable != 0, out) }
             }
             #[unsafe(no_mangle)]
             extern "C" fn relive_load(bytes: abi::Bytes) -> abi::Status {

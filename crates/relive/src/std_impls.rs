@@ -211,6 +211,11 @@ macro_rules! fn_pointer {
                 *self
             }
             fn save<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                if crate::__rt::saving_portably() {
+                    return Err(serde::ser::Error::custom(
+                        "a fn pointer cannot be kept across a crash (it is an address in this process)",
+                    ));
+                }
                 serializer.serialize_u64(*self as usize as u64)
             }
             fn load<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

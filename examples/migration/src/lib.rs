@@ -9,19 +9,22 @@
 //!   `frame` with `self.mood` as its argument). relive matches the fields by
 //!   name: every other field keeps its value, the new one starts from its
 //!   `Default` (`mood=""`), and the events log says `migrated` with
-//!   `added: ["mood"]`.
+//!   `added: ["Journal.mood"]`. Only the state struct's own fields changed,
+//!   so each kept field's bytes simply move (`mode: "fields"`).
 //! - **Reorder fields**: move `pub ticks: u64,` below `pub recent`. Nothing
 //!   is lost: fields move by name, not by position.
 //! - **Remove a field**: delete `motto` (and its uses). Its value is dropped
-//!   (`removed: ["motto"]`); the rest is kept.
+//!   (`removed: ["Journal.motto"]`); the rest is kept.
+//! - **Change a type inside the state**: add `pub note: u8,` to [`Record`]
+//!   (and `note: 0` where `frame` builds one). The old code saves the state
+//!   by field name and the new code loads it (`mode: "by_name"`, `added:
+//!   ["Journal.best.note"]`): `best` keeps its value.
+//! - **Widen a field** (`visitors: u32` to `u64`): the value is kept
+//!   (`widened: ["Journal.visitors: u32 -> u64"]`).
 //! - **Change a field to a type that cannot hold its value** (`motto:
 //!   String` to `u32`): relive refuses the reload and names the field
 //!   (`Journal.motto: String -> u32`); the old code keeps running. Add a new
 //!   field instead, or restart.
-//! - **Change a type inside the state** (a field added to [`Record`]): for
-//!   now this is refused too, naming the field (`Journal.best: ...`). Only
-//!   the state struct's own fields can be added, removed or reordered in
-//!   this version; put new values at the top level.
 
 use std::io::Write as _;
 use std::time::Duration;
@@ -34,8 +37,8 @@ const FPS: u64 = 10;
 /// Try changing this: how many of the last arrivals `recent` keeps.
 const RECENT: usize = 5;
 
-/// The best second so far. A type nested in the state: its fields cannot
-/// change while the program runs (yet).
+/// The best second so far: a type nested in the state. Its fields can
+/// change too; they migrate by name.
 #[derive(Clone, Debug, Default, relive::State)]
 pub struct Record {
     pub visitors: u32,

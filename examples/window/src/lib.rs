@@ -196,6 +196,9 @@ impl relive::App for Scene {
     }
 
     fn reloaded(&mut self, ctx: &mut Ctx) {
+        // The new generation's first Xlib call looks up all of Xlib's
+        // functions (x11-dl resolves several hundred symbols): about half a
+        // millisecond, which shows in the swap pause.
         if self.window.is_open() {
             if let Err(err) = self.window.set_title(&Scene::title(ctx)) {
                 eprintln!("window example: cannot set the title: {err}");

@@ -66,8 +66,8 @@ impl WindowHandle {
     /// Opens a connection to `$DISPLAY` and maps a new window on it.
     pub fn open(title: &str, width: u32, height: u32) -> Result<WindowHandle, String> {
         let x = xlib()?;
-        // SAFETY: XInitThreads has no preconditions when called before other
-        // Xlib calls of this connection; libX11 1.8+ makes it a no-op.
+        // SAFETY: XInitThreads takes no arguments and runs before the
+        // connection is opened (libX11 1.8 and later call it themselves).
         unsafe { (x.XInitThreads)() };
         // SAFETY: a null name means "use $DISPLAY".
         let display = unsafe { (x.XOpenDisplay)(std::ptr::null()) };

@@ -24,6 +24,8 @@
 //!   wait for work: the swap pause includes the time they take to notice.
 //! - A frame never waits for ever on a worker: when a band's result is late
 //!   (its worker is stopping, or panicked), the frame computes it itself.
+//! - Statics are never dropped, so the workers empty `POOL` when they stop:
+//!   an unloaded generation leaves no channels behind.
 
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Write as _};
@@ -145,6 +147,10 @@ fn work(worker: &Worker, generation: u64, jobs: Receiver<Job>, done: Sender<Done
             Err(RecvTimeoutError::Disconnected) => break,
         }
     }
+    // A static is never dropped, and this generation's code may be unloaded
+    // once its workers stopped: free the channels now. The next frame of
+    // this generation (after a rollback) makes new ones.
+    drop(lock(&POOL).take());
     say(format!(
         "worker {} stopped (generation {generation})",
         worker.name()

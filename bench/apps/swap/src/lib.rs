@@ -62,9 +62,10 @@ impl relive::App for All {
                 format_args!(
                     "gen={} variant={VARIANT} t_ns={start} frame_faults={frame_faults} \
                      thread_faults={thread_faults} pause_faults={pause_faults} \
-                     pause_ns={pause_ns} state_bytes={}",
+                     pause_ns={pause_ns} state_bytes={} pid={}",
                     self.generation,
-                    self.data.len()
+                    self.data.len(),
+                    std::process::id()
                 ),
             );
         } else {

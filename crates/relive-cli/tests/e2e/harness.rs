@@ -335,6 +335,22 @@ impl Relive {
         self.child.id()
     }
 
+    /// The runner process `relive run` started to run the app's code.
+    pub fn runner_pid(&self) -> u32 {
+        let pid = self.pid();
+        self.wait_for("the runner process", SHORT_DEADLINE, |_| {
+            let children =
+                std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).ok()?;
+            children
+                .split_whitespace()
+                .filter_map(|c| c.parse::<u32>().ok())
+                .find(|c| {
+                    std::fs::read(format!("/proc/{c}/cmdline"))
+                        .is_ok_and(|cmd| String::from_utf8_lossy(&cmd).contains("__runner"))
+                })
+        })
+    }
+
     /// Whether the `relive` process is still running (it has not exited or
     /// crashed).
     pub fn is_running(&mut self) -> bool {

@@ -7,6 +7,8 @@
 //!   rollback, refused layout changes, `Flow::Exit`.
 //! - `outside`: `--no-build` with builds started elsewhere and bad libraries.
 //! - `cli`: bad input and Ctrl-C.
+//! - `crash`: segfaults, aborts, stack overflows and crashes in workers come
+//!   back on the last good generation with the checkpointed state.
 //! - `migrate`: migration by field name in nested types, refusals naming the
 //!   field, `&'static str` and `fn` pointers across fifty reloads.
 //! - `robust`: bad libraries, a library still being written, save storms, a
@@ -23,6 +25,7 @@
 mod harness;
 
 mod cli;
+mod crash;
 mod examples;
 mod migrate;
 mod new_app;

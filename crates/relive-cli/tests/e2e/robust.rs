@@ -514,6 +514,7 @@ fn proc_status(pid: u32, copy_prefix: &str) -> Proc {
     let staged = std::fs::read_dir(&staging)
         .expect("staging folder")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains(".gen"))
         .collect();
     Proc {
         rss_kib,
@@ -537,7 +538,8 @@ fn hundreds_of_reloads_leak_no_mappings_files_descriptors_or_memory() {
     let mut relive = app.run(&["--no-build"]);
     relive.wait_event("loaded", SHORT_DEADLINE);
     relive.wait_line("a v1 frame", SHORT_DEADLINE, |l| l.contains(" v1 gen 1 "));
-    let pid = relive.pid();
+    // The app's code runs in relive's runner process.
+    let pid = relive.runner_pid();
     let copy_prefix = format!("lib{}.gen", app.name);
 
     let start = Instant::now();

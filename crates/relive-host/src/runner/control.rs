@@ -40,6 +40,7 @@ pub(super) struct Handover {
     pub clock: Clock,
     pub last_frame_end: Instant,
     pub stop_workers_us: u64,
+    pub checkpoint_us: u64,
     pub snapshot_us: u64,
     pub sent: Instant,
 }

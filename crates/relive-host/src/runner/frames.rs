@@ -17,7 +17,7 @@ use crate::plan::{Mode, Plan};
 
 use super::clock::Clock;
 use super::control::{Control, Handover, Request, Verdict};
-use super::{Msg, Stages};
+use super::{CheckpointSink, Msg, Stages};
 
 /// How long the first attempt to stop workers may block the frame loop.
 const STOP_WAIT: Duration = Duration::from_millis(50);
@@ -31,6 +31,8 @@ const EXIT_STOP_WAIT_MS: u64 = 2000;
 pub(super) enum Start {
     /// `Default` + `init`.
     Fresh,
+    /// Load the state from a checkpoint, then `reloaded`.
+    Resume(Vec<u8>),
     /// Take the state over from the previous generation's thread.
     Adopt {
         handover: Receiver<Handover>,
@@ -52,6 +54,8 @@ struct Thread {
     /// Since when workers are being asked to stop for a pending swap.
     stopping_since: Option<Instant>,
     postponed_reported: bool,
+    checkpoint: Option<CheckpointSink>,
+    checkpoint_reported: bool,
 }
 
 /// The body of a frame thread.
@@ -60,6 +64,7 @@ pub(super) fn run(
     control: Arc<Control>,
     start: Start,
     report: Sender<Msg>,
+    checkpoint: Option<CheckpointSink>,
 ) {
     let number = generation.number();
     let mut thread = Thread {
@@ -71,15 +76,44 @@ pub(super) fn run(
         halted: false,
         stopping_since: None,
         postponed_reported: false,
+        checkpoint,
+        checkpoint_reported: false,
     };
     let fresh = match start {
         Start::Fresh => {
-            let info = thread.clock.peek(number);
-            match thread.check(thread.generation.init(&info)) {
-                Ok(_) => thread.send(Msg::Started { generation: number }),
-                Err(message) => thread.halt(message, true),
-            }
+            thread.fresh_start(String::new());
             true
+        }
+        Start::Resume(saved) => {
+            let bytes = Bytes {
+                ptr: saved.as_ptr(),
+                len: saved.len(),
+            };
+            // SAFETY: `saved` lives until the end of this call.
+            let status = unsafe { thread.generation.load_saved(bytes) };
+            match thread.check(status) {
+                Ok(_) => {
+                    let info = thread.clock.peek(number);
+                    match thread.check(thread.generation.reloaded(&info)) {
+                        Ok(_) => thread.send(Msg::Started {
+                            generation: number,
+                            resumed: true,
+                            note: String::new(),
+                        }),
+                        Err(message) => thread.halt(message, false),
+                    }
+                    false
+                }
+                Err(message) => {
+                    let note = message
+                        .split_once('\n')
+                        .map_or(message.clone(), |(_, m)| m.to_string());
+                    thread.fresh_start(format!(
+                        "the checkpoint did not load ({note}); started fresh"
+                    ));
+                    true
+                }
+            }
         }
         Start::Adopt { handover, plan } => {
             if !thread.trial(handover, &plan) {
@@ -105,6 +139,53 @@ impl Thread {
         } else {
             Err(self.generation.last_message())
         }
+    }
+
+    /// `Default` and `init`.
+    fn fresh_start(&mut self, note: String) {
+        let number = self.generation.number();
+        let info = self.clock.peek(number);
+        match self.check(self.generation.init(&info)) {
+            Ok(_) => self.send(Msg::Started {
+                generation: number,
+                resumed: false,
+                note,
+            }),
+            Err(message) => self.halt(message, true),
+        }
+    }
+
+    /// Saves the state where a crash can find it, before new code runs.
+    fn write_checkpoint(&mut self) -> u64 {
+        let Some(sink) = self.checkpoint.clone() else {
+            return 0;
+        };
+        let t = Instant::now();
+        let number = self.generation.number();
+        let (status, bytes) = self.generation.save(true);
+        let written = self.check(status).and_then(|_| {
+            let data = if bytes.ptr.is_null() {
+                &[][..]
+            } else {
+                // SAFETY: the library returned `len` bytes it owns, valid
+                // until the next call into it.
+                unsafe { std::slice::from_raw_parts(bytes.ptr, bytes.len) }
+            };
+            sink(number, data).map_err(|e| format!("cannot write the checkpoint: {e}"))
+        });
+        if let Err(reason) = written
+            && !self.checkpoint_reported
+        {
+            self.checkpoint_reported = true;
+            let reason = reason
+                .split_once('\n')
+                .map_or(reason.clone(), |(_, m)| m.to_string());
+            self.send(Msg::NoCheckpoint {
+                generation: number,
+                reason,
+            });
+        }
+        micros(t.elapsed())
     }
 
     fn halt(&mut self, message: String, fresh: bool) {
@@ -169,6 +250,7 @@ impl Thread {
         let info = self.clock.begin(number);
         let stages = Stages {
             stop_workers_us: h.stop_workers_us,
+            checkpoint_us: h.checkpoint_us,
             snapshot_us: h.snapshot_us,
             save_us: h.save_us,
             handover_us: micros(received.duration_since(h.sent)),
@@ -290,6 +372,7 @@ impl Thread {
         self.postponed_reported = false;
         let stop_workers_us = micros(t.elapsed());
 
+        let checkpoint_us = self.write_checkpoint();
         let migrate = plan.mode == Mode::Migrate;
         let (mut snapshot_us, mut save_us) = (0, 0);
         let mut saved = Bytes {
@@ -300,7 +383,7 @@ impl Thread {
         let prepared = if migrate {
             // The old state stays untouched (and is the rollback) until the
             // new code has loaded its copy and passed its first frame.
-            let (status, bytes) = self.generation.save();
+            let (status, bytes) = self.generation.save(false);
             saved = bytes;
             save_us = micros(t.elapsed());
             self.check(status)
@@ -334,6 +417,7 @@ impl Thread {
             clock: self.clock,
             last_frame_end: self.last_frame_end,
             stop_workers_us,
+            checkpoint_us,
             snapshot_us,
             sent,
         };

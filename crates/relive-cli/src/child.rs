@@ -1,0 +1,116 @@
+//! The supervisor's side of the runner process: starts `relive __runner`
+//! with the socket on fd 3 and the app's stdout and stderr passed through,
+//! sends it commands, and turns its reports and its end (an exit or a crash
+//! signal) into messages for the session loop.
+
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::{ExitStatus, Stdio};
+use std::sync::mpsc::Sender;
+
+use crate::runner_process::SOCKET_FD;
+use crate::wire::{self, Command, Library, Report};
+
+/// What the runner process says or does.
+#[derive(Debug)]
+pub enum FromChild {
+    /// A report.
+    Report(Report),
+    /// The process ended.
+    Ended(ExitStatus),
+}
+
+/// A running runner process.
+#[derive(Debug)]
+pub struct Child {
+    socket: UnixStream,
+}
+
+impl Child {
+    /// Starts a runner whose private folder is `staging` and whose
+    /// checkpoint file is `checkpoint`; its reports go to `to_session`.
+    pub fn spawn<M: Send + 'static>(
+        staging: &Path,
+        checkpoint: &Path,
+        to_session: Sender<M>,
+        wrap: fn(FromChild) -> M,
+    ) -> std::io::Result<Child> {
+        let (ours, theirs) = UnixStream::pair()?;
+        let their_fd = theirs.as_raw_fd();
+        let exe = std::env::current_exe()?;
+        let mut command = std::process::Command::new(exe);
+        command
+            .arg("__runner")
+            .arg("--staging")
+            .arg(staging)
+            .arg("--checkpoint")
+            .arg(checkpoint)
+            .stdin(Stdio::inherit())
+            .stdout(Stdio::inherit())
+            .stderr(Stdio::inherit());
+        // SAFETY: between fork and exec only async-signal-safe calls are made
+        // (dup2, prctl, getppid), on descriptors this process owns.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::dup2(their_fd, SOCKET_FD) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The runner dies with its supervisor.
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let mut process = command.spawn()?;
+        drop(theirs);
+        let reader = ours.try_clone()?;
+        std::thread::Builder::new()
+            .name("relive-runner-reports".into())
+            .spawn(move || {
+                let _ = wire::receive::<Report>(reader, |report| {
+                    let _ = to_session.send(wrap(FromChild::Report(report)));
+                });
+                // The socket closed: the runner ended (or is about to).
+                let status = process.wait().unwrap_or_else(|_| ExitStatus::from_raw(0));
+                let _ = to_session.send(wrap(FromChild::Ended(status)));
+            })?;
+        Ok(Child { socket: ours })
+    }
+
+    /// Sends a command; a runner that is gone is reported by `Ended`.
+    pub fn send(&mut self, command: &Command) {
+        let _ = wire::send(&mut self.socket, command);
+    }
+
+    /// Starts the first generation.
+    pub fn start(&mut self, library: Library, resume: bool) {
+        self.send(&Command::Start { library, resume });
+    }
+
+    /// Offers a new generation.
+    pub fn offer(&mut self, library: Library) {
+        self.send(&Command::Offer { library });
+    }
+
+    /// Asks the program to end.
+    pub fn stop(&mut self) {
+        self.send(&Command::Stop);
+    }
+}
+
+/// The name of the signal that ended a process, if one did.
+pub fn signal_name(status: &ExitStatus) -> Option<&'static str> {
+    let signal = status.signal()?;
+    Some(match signal {
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGILL => "SIGILL",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGTRAP => "SIGTRAP",
+        _ => "a signal",
+    })
+}

@@ -1,0 +1,148 @@
+//! `relive __runner`: the process that loads and runs the app's code, so
+//! that a crash in it (a segfault, an abort, a stack overflow) ends only this
+//! process. Its supervisor (`relive run`) stages libraries, tells it which to
+//! load over the socket on fd 3, and starts a new runner from the last good
+//! library and the checkpoint file when this one dies.
+
+use std::os::fd::FromRawFd;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use relive_host::{Begin, CheckpointSink, Generation, RunEvent, Runner};
+
+use crate::wire::{self, Command, Library, Report};
+
+/// The socket's file descriptor in the runner.
+pub const SOCKET_FD: i32 = 3;
+
+/// Arguments of the hidden `__runner` subcommand.
+#[derive(Debug, clap::Args)]
+pub struct RunnerArgs {
+    /// The supervisor's private folder; only libraries inside it are loaded.
+    #[arg(long)]
+    pub staging: PathBuf,
+    /// Where the state's checkpoint is written at every swap.
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+}
+
+/// Writes the checkpoint atomically: a crash mid-write leaves the old one.
+fn checkpoint_sink(path: PathBuf) -> CheckpointSink {
+    Arc::new(move |_generation, bytes| {
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, bytes)?;
+        std::fs::rename(&tmp, &path)
+    })
+}
+
+fn open(library: &Library, staging: &Path) -> Result<Generation, String> {
+    let inside = library
+        .copy
+        .parent()
+        .and_then(|dir| dir.canonicalize().ok())
+        .zip(staging.canonicalize().ok())
+        .is_some_and(|(dir, staging)| dir == staging);
+    if !inside {
+        return Err(format!(
+            "refusing to load {}: it is not in relive's private folder",
+            library.copy.display()
+        ));
+    }
+    Generation::open(&library.staged()).map_err(|e| e.to_string())
+}
+
+/// Runs the runner until the program ends or the supervisor goes away.
+pub fn run(args: RunnerArgs) -> anyhow::Result<ExitCode> {
+    // SAFETY: ignoring SIGINT has no memory effects; Ctrl-C reaches the
+    // supervisor, which stops this process over the socket.
+    unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };
+    // SAFETY: the supervisor passes the socket as fd 3, and nothing else in
+    // this process owns that descriptor.
+    let socket = unsafe { UnixStream::from_raw_fd(SOCKET_FD) };
+    let reader = socket
+        .try_clone()
+        .context("cannot use the supervisor's socket")?;
+    let writer = Arc::new(Mutex::new(socket));
+    let report = {
+        let writer = writer.clone();
+        move |message: Report| {
+            if let Ok(mut stream) = writer.lock() {
+                // The supervisor gone means this process will be killed.
+                let _ = wire::send(&mut stream, &message);
+            }
+        }
+    };
+
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let mut runner: Option<Runner> = None;
+    let sink = checkpoint_sink(args.checkpoint.clone());
+    let staging = args.staging.clone();
+    let checkpoint = args.checkpoint.clone();
+    let commands = std::thread::spawn(move || {
+        let mut handle = |command: Command| match command {
+            Command::Start { library, resume } => {
+                let generation = match open(&library, &staging) {
+                    Ok(generation) => generation,
+                    Err(reason) => {
+                        report(Report::Refused {
+                            generation: library.number,
+                            reason,
+                        });
+                        return;
+                    }
+                };
+                let begin = match resume.then(|| std::fs::read(&checkpoint)) {
+                    Some(Ok(bytes)) => Begin::Resume(bytes),
+                    _ => Begin::Fresh,
+                };
+                let events = report.clone();
+                let done = done_tx.clone();
+                let started = Runner::start(generation, begin, Some(sink.clone()), move |event| {
+                    let exited = matches!(event, RunEvent::Exited { .. });
+                    events(Report::Run(event));
+                    if exited {
+                        let _ = done.send(());
+                    }
+                });
+                match started {
+                    Ok(started) => runner = Some(started),
+                    Err(err) => report(Report::Refused {
+                        generation: library.number,
+                        reason: format!("cannot start the program's threads: {err}"),
+                    }),
+                }
+            }
+            Command::Offer { library } => match open(&library, &staging) {
+                Ok(generation) => {
+                    if let Some(runner) = &runner {
+                        runner.offer(generation);
+                    }
+                }
+                Err(reason) => report(Report::Refused {
+                    generation: library.number,
+                    reason,
+                }),
+            },
+            Command::Stop => match &runner {
+                Some(runner) => runner.stop(),
+                None => {
+                    let _ = done_tx.send(());
+                }
+            },
+        };
+        let result = wire::receive::<Command>(reader, &mut handle);
+        // The supervisor closed the socket: end, cleanly if possible.
+        if let Some(runner) = &runner {
+            runner.stop();
+        } else {
+            let _ = done_tx.send(());
+        }
+        result
+    });
+    let _ = done_rx.recv();
+    drop(commands);
+    Ok(ExitCode::SUCCESS)
+}
