@@ -32,6 +32,9 @@ pub struct Floors {
     /// From sending on a `sync_channel` to the receiver running, after it
     /// was parked for 50 ms.
     pub wake_us: Summary,
+    /// Writing 1 MiB to a new file in the system temp folder and renaming
+    /// it over the previous one (an atomic checkpoint of the raw bytes).
+    pub checkpoint_us: Summary,
 }
 
 const MIB: usize = 1 << 20;
@@ -165,6 +168,18 @@ pub fn run(lib: &Path, dir: &Path, reps: usize) -> anyhow::Result<Floors> {
     drop(tx);
     let _ = waker.join();
 
+    let dir = tempdir_in_temp()?;
+    let (tmp, file) = (dir.join("checkpoint.tmp"), dir.join("checkpoint.bin"));
+    let mut checkpoint = Vec::new();
+    for _ in 0..reps {
+        let t = now_ns();
+        std::fs::write(&tmp, black_box(&src))
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        std::fs::rename(&tmp, &file).with_context(|| format!("cannot rename {}", tmp.display()))?;
+        checkpoint.push(us(t));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+
     Ok(Floors {
         memcpy_us: summary(&memcpy, "memcpy")?,
         fresh_copy_us: summary(&fresh, "fresh copy")?,
@@ -172,5 +187,13 @@ pub fn run(lib: &Path, dir: &Path, reps: usize) -> anyhow::Result<Floors> {
         copy_us: files.copy_us,
         dlopen_us: files.dlopen_us,
         wake_us: summary(&wake, "wake-up")?,
+        checkpoint_us: summary(&checkpoint, "checkpoint write")?,
     })
+}
+
+/// A new folder in the system temp folder (where relive keeps its files).
+fn tempdir_in_temp() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("relive-bench-floor-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir)
 }

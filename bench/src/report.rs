@@ -317,7 +317,8 @@ fn pause_section(out: &mut String, s: &SwapResults) {
          | `handover_us`: waking the new frame thread | {} | waking a thread parked on a `sync_channel` for 50 ms {} ({}) |\n\
          | `read_us`: reading the library | {} | `std::fs::read` {} ({}) |\n\
          | `copy_us`: the private copy | {} | `std::fs::copy` {} ({}) |\n\
-         | `open_us`: `dlopen` and symbol lookup | {} | `dlopen` + `dlclose` {} ({}) |",
+         | `open_us`: `dlopen` and symbol lookup | {} | `dlopen` + `dlclose` {} ({}) |\n\
+         | `checkpoint_us`: saving the state for crash recovery | {} | writing the 1 MiB as raw bytes to a new file in the temp folder and renaming it {} ({}) |",
         stage("snapshot_us", &s.stages),
         us(f.memcpy_us.median),
         us(f.memcpy_us.p99),
@@ -335,6 +336,9 @@ fn pause_section(out: &mut String, s: &SwapResults) {
         stage("open_us", &s.prepare),
         us(f.dlopen_us.median),
         us(f.dlopen_us.p99),
+        stage("checkpoint_us", &s.stages),
+        us(f.checkpoint_us.median),
+        us(f.checkpoint_us.p99),
     );
     let stage_sum: f64 = s.stages.iter().map(|(_, st)| st.median).sum();
     let _ = writeln!(
@@ -364,12 +368,13 @@ fn pause_section(out: &mut String, s: &SwapResults) {
         out,
         "After the last of the {} swaps the process that runs the app had {} cop{} of the \
          app's library mapped, and its resident memory went from {:.1} MiB after the first \
-         frame to {:.1} MiB.\n",
+         frame to {:.1} MiB ({:+.0} KiB per swap).\n",
         s.swaps,
         s.mapped_copies,
         if s.mapped_copies == 1 { "y" } else { "ies" },
         s.rss_kib.0 as f64 / 1024.0,
-        s.rss_kib.1 as f64 / 1024.0
+        s.rss_kib.1 as f64 / 1024.0,
+        (s.rss_kib.1 as f64 - s.rss_kib.0 as f64) / s.swaps.max(1) as f64
     );
 }
 

@@ -34,6 +34,7 @@ impl Child {
     pub fn spawn<M: Send + 'static>(
         staging: &Path,
         checkpoint: &Path,
+        mlock: bool,
         to_session: Sender<M>,
         wrap: fn(FromChild) -> M,
     ) -> std::io::Result<Child> {
@@ -47,6 +48,7 @@ impl Child {
             .arg(staging)
             .arg("--checkpoint")
             .arg(checkpoint)
+            .args(mlock.then_some("--mlock"))
             .stdin(Stdio::inherit())
             .stdout(Stdio::inherit())
             .stderr(Stdio::inherit());

@@ -4,6 +4,7 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::Instant;
 
@@ -20,9 +21,18 @@ impl EventLog {
     /// Creates (truncates) the log at `path`, or a log that drops events.
     pub fn create(path: Option<&Path>, start: Instant) -> anyhow::Result<EventLog> {
         let file = match path {
-            Some(path) => Some(BufWriter::new(File::create(path).map_err(|e| {
-                anyhow::anyhow!("cannot create the events file {}: {e}", path.display())
-            })?)),
+            Some(path) => Some(BufWriter::new(
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    // The user's umask applies on top; never world-writable.
+                    .mode(0o644)
+                    .open(path)
+                    .map_err(|e| {
+                        anyhow::anyhow!("cannot create the events file {}: {e}", path.display())
+                    })?,
+            )),
             None => None,
         };
         Ok(EventLog { start, file })
@@ -65,6 +75,9 @@ mod tests {
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[0]["event"], "build_started");
         assert!(lines[0]["t_ms"].is_u64());
+        use std::os::unix::fs::MetadataExt;
+        let mode = std::fs::metadata(&path).expect("events file").mode();
+        assert_eq!(mode & 0o002, 0, "never world-writable");
         assert_eq!(lines[1]["generation"], 2);
     }
 }

@@ -57,6 +57,10 @@ pub struct RunArgs {
     /// Write events as JSON Lines to FILE.
     #[arg(long, value_name = "FILE")]
     pub events: Option<PathBuf>,
+    /// Lock the program's memory (and pre-fault it), as games do, so that
+    /// no page fault stalls the first frame after a swap.
+    #[arg(long)]
+    pub mlock: bool,
     /// Show only the app's own output and failures.
     #[arg(long, short)]
     pub quiet: bool,

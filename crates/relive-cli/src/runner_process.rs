@@ -27,13 +27,24 @@ pub struct RunnerArgs {
     /// Where the state's checkpoint is written at every swap.
     #[arg(long)]
     pub checkpoint: PathBuf,
+    /// Lock all current and future memory.
+    #[arg(long)]
+    pub mlock: bool,
 }
 
 /// Writes the checkpoint atomically: a crash mid-write leaves the old one.
 fn checkpoint_sink(path: PathBuf) -> CheckpointSink {
     Arc::new(move |_generation, bytes| {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
         let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, bytes)?;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?
+            .write_all(bytes)?;
         std::fs::rename(&tmp, &path)
     })
 }
@@ -62,6 +73,16 @@ pub fn run(args: RunnerArgs) -> anyhow::Result<ExitCode> {
     // SAFETY: the supervisor passes the socket as fd 3, and nothing else in
     // this process owns that descriptor.
     let socket = unsafe { UnixStream::from_raw_fd(SOCKET_FD) };
+    if args.mlock {
+        // SAFETY: mlockall only changes how the kernel backs this process's
+        // pages.
+        if unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE) } != 0 {
+            eprintln!(
+                "relive: --mlock failed ({}); raise the limit with `ulimit -l unlimited` or run without --mlock",
+                std::io::Error::last_os_error()
+            );
+        }
+    }
     let reader = socket
         .try_clone()
         .context("cannot use the supervisor's socket")?;

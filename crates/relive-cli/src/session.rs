@@ -423,12 +423,14 @@ impl Session {
 
     /// Starts a runner process on `library`, from the checkpoint if `resume`.
     fn spawn_runner(&mut self, library: Library, resume: bool) {
-        match Child::spawn(
+        let spawned = Child::spawn(
             self.staging.path(),
             &self.checkpoint,
+            self.args.mlock,
             self.tx.clone(),
             Msg::Child,
-        ) {
+        );
+        match spawned {
             Ok(mut child) => {
                 child.start(library, resume);
                 self.child = Some(child);

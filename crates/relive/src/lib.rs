@@ -33,6 +33,7 @@
 #![deny(missing_docs)]
 
 mod ctx;
+pub mod imports;
 pub mod state;
 mod std_impls;
 mod workers;

@@ -107,6 +107,38 @@ fn workers_stop_before_the_swap_and_start_again_on_the_new_code() {
     }
 }
 
+/// The first output line of generation `generation` or later (a later one
+/// when something else was rebuilt meanwhile), and the last line of an
+/// earlier generation before it.
+fn switch_lines(relive: &Relive, generation: u64) -> (String, String) {
+    let new = relive.wait_line("a line from the new code", SHORT_DEADLINE, |l| {
+        generation_at_least(l, generation).is_some()
+    });
+    let out = relive.output();
+    let at = out
+        .iter()
+        .position(|l| *l == new)
+        .expect("the line is there");
+    let old = out[..at]
+        .iter()
+        .rev()
+        .find(|l| field::<u64>(l, "generation").is_some_and(|g| g < generation))
+        .expect("a line from the old code before it")
+        .clone();
+    (old, new)
+}
+
+/// The single path in a `migrated` event's list `key`, which must end with
+/// `name` (paths start at the state struct: "Journal.mood").
+fn only_path(migrated: &serde_json::Value, key: &str, name: &str) {
+    let paths: Vec<String> =
+        serde_json::from_value(migrated[key].clone()).expect("a list of fields");
+    assert!(
+        paths.len() == 1 && (paths[0] == name || paths[0].ends_with(&format!(".{name}"))),
+        "{key} should name only {name}: {migrated}"
+    );
+}
+
 #[test]
 fn migration_keeps_the_values_when_fields_are_inserted_and_reordered() {
     let app = Example::copy("migration", "migration");
@@ -115,9 +147,17 @@ fn migration_keeps_the_values_when_fields_are_inserted_and_reordered() {
     relive.wait_line("two seconds of generation 1", SHORT_DEADLINE, |l| {
         field::<u64>(l, "seconds").is_some_and(|s| s >= 2)
     });
+    let seconds = |l: &str| field::<u64>(l, "seconds").expect("seconds");
+    let visitors = |l: &str| field::<u32>(l, "visitors").expect("visitors");
+    let best = |l: &str| {
+        l.split_whitespace()
+            .find(|w| w.starts_with("best="))
+            .expect("best")
+            .to_string()
+    };
 
-    let mark = relive.mark();
     // Insert a field in the middle, move another to the end, print the new one.
+    let mark = relive.mark();
     app.edit(
         "    pub ticks: u64,\n    pub visitors: u32,\n",
         "    pub visitors: u32,\n    pub mood: String,\n",
@@ -132,54 +172,40 @@ fn migration_keeps_the_values_when_fields_are_inserted_and_reordered() {
         "                self.motto,\n                self.mood,\n",
     );
     let migrated = relive.wait_event_after("migrated", mark, BUILD_DEADLINE);
-    // Named by field, or by path from the state struct ("Journal.mood").
-    let added: Vec<String> =
-        serde_json::from_value(migrated["added"].clone()).expect("a list of fields");
-    assert!(
-        added.len() == 1 && (added[0] == "mood" || added[0].ends_with(".mood")),
-        "only mood is new: {migrated}"
-    );
+    only_path(&migrated, "added", "mood");
     assert_eq!(migrated["removed"], serde_json::json!([]), "{migrated}");
     let reloaded = relive.wait_event_after("reloaded", mark, SHORT_DEADLINE);
     assert_eq!(reloaded["generation"], 2);
-
-    // The first line of generation 2 (or later, if something else was
-    // rebuilt meanwhile), and the last line of generation 1 before it.
-    let new = relive.wait_line("a line from the new code", SHORT_DEADLINE, |l| {
-        generation_at_least(l, 2).is_some()
-    });
-    let out = relive.output();
-    let at = out
-        .iter()
-        .position(|l| *l == new)
-        .expect("the line is there");
-    let old = out[..at]
-        .iter()
-        .rev()
-        .find(|l| l.ends_with("generation=1"))
-        .expect("a line from generation 1 before it");
-    let seconds = |l: &str| field::<u64>(l, "seconds").expect("seconds");
-    let visitors = |l: &str| field::<u32>(l, "visitors").expect("visitors");
+    let (old, new) = switch_lines(&relive, 2);
     assert_eq!(
         seconds(&new),
-        seconds(old) + 1,
+        seconds(&old) + 1,
         "ticks survived the move to the end:\n{old}\n{new}"
     );
     assert!(
-        visitors(&new) > visitors(old),
+        visitors(&new) > visitors(&old),
         "visitors survived:\n{old}\n{new}"
     );
     assert!(
         new.contains("motto=\"hello, relive\" mood=\"\" best="),
         "motto kept, mood from Default: {new}"
     );
-    let best = |l: &str| {
-        l.split_whitespace()
-            .find(|w| w.starts_with("best="))
-            .map(str::to_string)
-    };
-    assert!(
-        best(&new).is_some_and(|b| b != "best=0@0"),
-        "best kept: {new}"
+    assert_ne!(best(&new), "best=0@0", "best kept: {new}");
+
+    // A field added to a type nested in the state migrates by name too.
+    let mark = relive.mark();
+    let generation = reloaded["generation"].as_u64().expect("generation");
+    app.edit(
+        "    pub second: u64,\n}",
+        "    pub second: u64,\n    pub note: u8,\n}",
     );
+    app.edit(
+        "                second: self.seconds(),\n",
+        "                second: self.seconds(),\n                note: 0,\n",
+    );
+    let migrated = relive.wait_event_after("migrated", mark, BUILD_DEADLINE);
+    only_path(&migrated, "added", "best.note");
+    let (old, new) = switch_lines(&relive, generation + 1);
+    assert_eq!(seconds(&new), seconds(&old) + 1, "{old}\n{new}");
+    assert_eq!(best(&new), best(&old), "the nested record kept its values");
 }
