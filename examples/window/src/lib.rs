@@ -33,8 +33,10 @@
 //! never given a pointer into this library, relive runs one generation's
 //! code at a time, and the handle has no `Drop` (relive keeps a copy of the
 //! state for a rollback, and dropping the copy must not close the window).
-//! `src/xwin.rs` holds the details. The price: only the pixels are yours to
-//! draw, and the window needs an X server (XWayland counts).
+//! The handle also records the process that opened it: after a crash relive
+//! brings the state back in a new process, where the window is opened
+//! again. `src/xwin.rs` holds the details. The price: only the pixels are
+//! yours to draw, and the window needs an X server (XWayland counts).
 
 mod xwin;
 

@@ -16,6 +16,9 @@
 //! - [`WindowHandle`] has no `Drop`: relive keeps a copy of the state while
 //!   new code runs its first frame, and dropping that copy must not close
 //!   the window. The connection closes when the process exits.
+//! - The handle records the process that opened it: a state that relive
+//!   restores in a new process after a crash opens a new window instead of
+//!   using a connection of the dead process.
 
 use std::ffi::CString;
 use std::sync::OnceLock;
@@ -36,8 +39,10 @@ pub struct WindowHandle {
     pub width: u32,
     /// Current size in pixels.
     pub height: u32,
-    /// The process that opened the connection: a handle from another
-    /// process (a state restored after a restart) is never trusted.
+    /// The process that opened the connection. After a crash relive
+    /// restores the state in a new process, where this handle means
+    /// nothing: the window is opened again (the old one died with the
+    /// crashed process).
     pub pid: u32,
 }
 
