@@ -26,6 +26,7 @@ pub enum FromChild {
 #[derive(Debug)]
 pub struct Child {
     socket: UnixStream,
+    pid: u32,
 }
 
 impl Child {
@@ -66,6 +67,7 @@ impl Child {
         }
         let mut process = command.spawn()?;
         drop(theirs);
+        let pid = process.id();
         let reader = ours.try_clone()?;
         std::thread::Builder::new()
             .name("relive-runner-reports".into())
@@ -77,7 +79,7 @@ impl Child {
                 let status = process.wait().unwrap_or_else(|_| ExitStatus::from_raw(0));
                 let _ = to_session.send(wrap(FromChild::Ended(status)));
             })?;
-        Ok(Child { socket: ours })
+        Ok(Child { socket: ours, pid })
     }
 
     /// Sends a command; a runner that is gone is reported by `Ended`.
@@ -93,6 +95,15 @@ impl Child {
     /// Offers a new generation.
     pub fn offer(&mut self, library: Library) {
         self.send(&Command::Offer { library });
+    }
+
+    /// Ends the runner at once (its end is then reported as `Ended`).
+    pub fn kill(&mut self) {
+        if let Ok(pid) = i32::try_from(self.pid) {
+            // SAFETY: kill has no memory effects; the pid is our child,
+            // which is not reaped before the reader thread sees it end.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
     }
 
     /// Asks the program to end.

@@ -101,6 +101,10 @@ struct Session {
     crashes: u32,
     /// The program is ending: the runner's end is not a crash.
     ending: bool,
+    /// A swap waits for these worker threads of the running generation.
+    postponed: Option<String>,
+    /// The runner was ended on purpose to start this library instead.
+    restart_with: Option<Library>,
     interrupted: bool,
     status_due: Instant,
 }
@@ -146,6 +150,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         last_good: None,
         crashes: 0,
         ending: false,
+        postponed: None,
+        restart_with: None,
         interrupted: false,
         status_due: start,
         args,
@@ -389,9 +395,25 @@ impl Session {
                 let library = Library::from_staged(&staged);
                 self.staged.insert(number, staged);
                 self.current = Some(number);
-                match &mut self.child {
-                    Some(child) => child.offer(library),
-                    None => self.spawn_runner(library, self.checkpoint.exists()),
+                match (&mut self.child, &self.postponed) {
+                    (Some(child), Some(threads)) => {
+                        // A second request while a swap waits for workers
+                        // that do not stop: restart on the new code from the
+                        // checkpoint written when the swap was postponed.
+                        self.events.emit(
+                            "restarted",
+                            json!({"generation": number, "reason": format!("worker threads did not stop: {threads}")}),
+                        );
+                        self.terminal.say(
+                            Tone::Warn,
+                            &format!("restarting on generation {number}: worker threads did not stop ({threads})"),
+                            "the state is the one saved when the swap was postponed",
+                        );
+                        self.restart_with = Some(library);
+                        child.kill();
+                    }
+                    (Some(child), None) => child.offer(library),
+                    (None, _) => self.spawn_runner(library, self.checkpoint.exists()),
                 }
             }
             Err(err) => self.refused(number, &err.to_string()),
@@ -447,9 +469,14 @@ impl Session {
     /// bring the last good generation back with the checkpointed state.
     fn child_ended(&mut self, status: std::process::ExitStatus) -> Option<ExitCode> {
         self.child = None;
+        self.postponed = None;
         if self.ending {
             self.events.emit("exited", json!({"code": 0}));
             return Some(ExitCode::SUCCESS);
+        }
+        if let Some(library) = self.restart_with.take() {
+            self.spawn_runner(library, self.checkpoint.exists());
+            return None;
         }
         let signal = signal_name(&status).unwrap_or("an unexpected exit");
         let failed = self.current.unwrap_or(0);
@@ -566,6 +593,7 @@ impl Session {
             } => {
                 self.last_good = Some(generation);
                 self.crashes = 0;
+                self.postponed = None;
                 let prepare = self.timings.remove(&generation).unwrap_or_default();
                 if plan.mode != Mode::Identical {
                     self.events.emit(
@@ -694,6 +722,7 @@ impl Session {
                 generation,
                 threads,
             } => {
+                self.postponed = Some(threads.clone());
                 self.events.emit(
                     "postponed",
                     json!({"generation": generation, "threads": threads}),

@@ -17,7 +17,8 @@
 //!   comments invite (workers restarted on the new code, fields inserted
 //!   and reordered).
 //! - `window`: the `window` example under Xvfb, its pixels read back before
-//!   and after an edit; the window stays the same.
+//!   and after an edit; the window stays the same, and a crash brings the
+//!   state back in a new window.
 //! - `new_app`: `relive new`, then `relive run` on the new app and an edit;
 //!   occupied folders and bad names.
 //! - `standalone`: copying an example out of the workspace.

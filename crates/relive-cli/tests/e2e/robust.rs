@@ -412,7 +412,7 @@ fn a_worker_that_ignores_stop_postpones_the_swap_naming_it() {
 }
 
 #[test]
-fn a_swap_postponed_by_a_worker_lets_the_old_code_run_on() {
+fn a_swap_postponed_by_a_worker_lets_the_old_code_run_on_until_a_second_request_restarts_it() {
     let (app, mut relive) = stubborn("deaf_worker_frames");
     let mark = relive.mark();
     postponed(&app, &relive, V2);
@@ -431,19 +431,35 @@ fn a_swap_postponed_by_a_worker_lets_the_old_code_run_on() {
         "only the old code ran"
     );
 
-    // What happens next: another edit while the swap waits.
+    // A second request forces a restart on the new code, from the state
+    // checkpointed when the swap was postponed.
     let mark = relive.mark();
     app.edit(V2, "let version = \"v3\";");
-    relive.wait_event_after("build_finished", mark, BUILD_DEADLINE);
-    runs_on(&relive, 1, "v1", 25);
-    assert!(relive.is_running());
-    eprintln!(
-        "after a second edit: events {:?}; last tick {:?}",
-        event_names(&relive, mark),
-        ticks(&relive)
-            .last()
-            .map(|t| (t.counter, t.version.clone(), t.generation))
+    let restarted = relive.wait_event_after("restarted", mark, BUILD_DEADLINE);
+    assert!(
+        restarted["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("deaf-worker")),
+        "{restarted}"
     );
+    let loaded = relive.wait_event_after("loaded", mark, SHORT_DEADLINE);
+    assert_eq!(loaded["resumed"], true, "{loaded}");
+    let first = relive.wait_for("the new code running", SHORT_DEADLINE, |r| {
+        ticks(r).into_iter().find(|t| t.version == "v3")
+    });
+    let old: Vec<u64> = ticks(&relive)
+        .iter()
+        .filter(|t| t.version == "v1")
+        .map(|t| t.counter)
+        .collect();
+    assert!(first.counter > 1, "the state was kept, not started afresh");
+    assert!(
+        old.contains(&(first.counter - 1)),
+        "the counter continues from a state the old code had ({} after {:?})",
+        first.counter,
+        old.last()
+    );
+    assert!(relive.is_running());
     let events: Vec<Value> = relive.events().into_iter().skip(mark).collect();
     for name in ["rolled_back", "panicked", "exited"] {
         assert_eq!(count(&events, name), 0, "no {name}: {events:?}");

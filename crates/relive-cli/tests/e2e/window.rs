@@ -1,6 +1,7 @@
 //! The window example under a private X server (Xvfb): the window stays the
 //! same across a reload while the new code draws in it, checked on pixels
-//! read back from the server with `xwd`.
+//! read back from the server with `xwd`; after a crash the restored state
+//! opens a new window.
 //!
 //! Needs `Xvfb` and `xwd` (Debian: `apt-get install xvfb x11-apps`; `.ci/run`
 //! installs them). Without them the test fails and says so.
@@ -265,4 +266,59 @@ fn xwd_files_are_parsed() {
     let shot = parse_xwd(&file).expect("parses");
     assert_eq!(shot.pixels, vec![0x123456, 0xabcdef]);
     assert!(parse_xwd(&file[..50]).is_err());
+}
+
+/// The number after `key` in a line of the window example.
+fn number_after(line: &str, key: &str) -> u64 {
+    let mut words = line.split_whitespace();
+    words.find(|w| *w == key);
+    words
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no number after {key:?} in {line:?}"))
+}
+
+#[test]
+fn after_a_crash_the_restored_state_opens_a_new_window() {
+    require("xwd", "x11-apps");
+    let xvfb = Xvfb::start();
+    let app = Example::copy("window", "window_crash");
+    let relive = app.run(&[("DISPLAY", &xvfb.display)]);
+    relive.wait_event("loaded", BUILD_DEADLINE);
+    window_line(&relive, "a frame of generation 1 on the screen", |l| {
+        l.contains(" generation 1 ")
+    });
+
+    // The new code aborts in its first frame: relive's runner process dies,
+    // and relive brings generation 1 back in a new one with the state from
+    // the swap. The window handle in that state names the dead process's
+    // connection; the example must open a new window, not use it.
+    app.edit(
+        "        self.frames += 1;\n",
+        "        self.frames += 1;\n        std::process::abort();\n",
+    );
+    let rolled = relive.wait_event("rolled_back", BUILD_DEADLINE);
+    assert_eq!(rolled["cause"], "crash", "{rolled}");
+    // The last frame before the crash and the first one after it.
+    let (before, line) = relive.wait_for("a frame in a new window", SHORT_DEADLINE, |r| {
+        let out = r.output();
+        let reopened = out
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.starts_with("opened window"))
+            .nth(1)?
+            .0;
+        let before = out[..reopened]
+            .iter()
+            .rev()
+            .find(|l| l.starts_with("window "))?;
+        let after = out[reopened..].iter().find(|l| l.starts_with("window "))?;
+        Some((before.clone(), after.clone()))
+    });
+    assert!(
+        number_after(&line, "frame") > number_after(&before, "frame"),
+        "the state came back:\n{before}\n{line}"
+    );
+    let id = line.split_whitespace().nth(1).expect("window id");
+    screenshot(&xvfb.display, id).expect(8, 8, 0x4080c0, "the restored program draws");
 }

@@ -355,6 +355,10 @@ impl Thread {
         if status == Status::TIMED_OUT {
             if !self.postponed_reported && since.elapsed() >= STOP_REPORT_AFTER {
                 self.postponed_reported = true;
+                // The state at this frame boundary is consistent: keep it, so
+                // that a forced restart (the supervisor's answer to a second
+                // request) loses nothing older.
+                self.write_checkpoint();
                 self.send(Msg::Postponed {
                     generation: number,
                     threads: self.generation.last_message(),
