@@ -201,8 +201,17 @@ fn run() -> anyhow::Result<bool> {
                 "swap pause, ready-to-running, page faults (items 1, 3, 6): {} swaps",
                 config.swaps
             ),
-            || swap::run(&ws, &relive, config.swaps),
+            || swap::run(&ws, &relive, config.swaps, false),
         );
+        results.mlock_supported = swap::has_mlock(&relive);
+        if results.mlock_supported {
+            let swaps = (config.swaps / 4).max(10);
+            results.swap_mlock = section(
+                "swap --mlock",
+                &format!("swap pause and page faults under `relive run --mlock`: {swaps} swaps"),
+                || swap::run(&ws, &relive, swaps, true),
+            );
+        }
     }
     if options.wants("edit") {
         results.edit = section(
@@ -237,6 +246,7 @@ fn run() -> anyhow::Result<bool> {
         results.calls.as_ref().map(Result::is_ok),
         results.native.as_ref().map(Result::is_ok),
         results.swap.as_ref().map(Result::is_ok),
+        results.swap_mlock.as_ref().map(Result::is_ok),
         results.edit.as_ref().map(Result::is_ok),
         results.fps.as_ref().map(Result::is_ok),
     ]

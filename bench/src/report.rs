@@ -33,6 +33,10 @@ pub struct Results {
     pub calls: Outcome<CallResults>,
     pub native: Outcome<NativeResults>,
     pub swap: Outcome<SwapResults>,
+    /// Whether relive has `--mlock`.
+    pub mlock_supported: bool,
+    /// The swaps again under `relive run --mlock`.
+    pub swap_mlock: Outcome<SwapResults>,
     pub edit: Outcome<EditResults>,
     pub fps: Outcome<FpsResults>,
 }
@@ -196,13 +200,34 @@ fn rows(r: &Results) -> Vec<Row> {
             measure: "minor faults, first frame after swap".into(),
             median: format!("{:.0}", s.first_frame_faults.median),
             p99: format!("{:.0}", s.first_frame_faults.p99),
-            target: "report (no --mlock)".into(),
+            target: if r.mlock_supported {
+                "report"
+            } else {
+                "report (no --mlock)"
+            }
+            .into(),
             result: format!(
                 "steady frame {:.0}; pause {:.0}",
                 s.steady_faults.median, s.pause_faults.median
             ),
         }),
         Some(Err(e)) => rows.push(failed("6", "page faults", e)),
+        None => {}
+    }
+    match &r.swap_mlock {
+        Some(Ok(m)) => rows.push(Row {
+            item: "6",
+            measure: "  the same with --mlock".into(),
+            median: format!("{:.0}", m.first_frame_faults.median),
+            p99: format!("{:.0}", m.first_frame_faults.p99),
+            target: "report".into(),
+            result: format!(
+                "pause {:.0} faults, {}",
+                m.pause_faults.median,
+                us(m.pause_us.median)
+            ),
+        }),
+        Some(Err(e)) => rows.push(failed("6", "page faults with --mlock", e)),
         None => {}
     }
     match &r.fps {
@@ -408,14 +433,18 @@ fn ready_section(out: &mut String, s: &SwapResults) {
     );
 }
 
-fn faults_section(out: &mut String, s: &SwapResults) {
+fn faults_section(out: &mut String, s: &SwapResults, mlock: Option<&Outcome<SwapResults>>) {
     let _ = writeln!(
         out,
         "## 6. Page faults after a swap\n\n\
-         Minor page faults (`getrusage(RUSAGE_THREAD)`, `ru_minflt`) of the new frame \
-         thread, same runs as item 1. relive has no `--mlock` (or pre-faulting) option \
-         yet, so nothing is done to keep the new library's pages resident before its \
-         first frame.\n"
+         Minor page faults (`getrusage`, `ru_minflt`) of the new frame thread, and of the \
+         whole process during the pause, same runs as item 1 (without `--mlock`).{}\n",
+        if mlock.is_some() {
+            ""
+        } else {
+            " This relive has no `--mlock` (or pre-faulting) option, so nothing is done to \
+             keep the new library's pages resident before its first frame."
+        }
     );
     let count = |x: f64| format!("{x:.0}");
     out.push_str(SUMMARY_HEADER);
@@ -440,6 +469,39 @@ fn faults_section(out: &mut String, s: &SwapResults) {
         count,
     ));
     out.push('\n');
+    match mlock {
+        Some(Some(Ok(m))) => {
+            let _ = writeln!(
+                out,
+                "The same under `relive run --release --no-build --mlock` ({} swaps; the runner \
+                 locks and pre-faults its memory with `mlockall`):\n",
+                m.swaps
+            );
+            out.push_str(SUMMARY_HEADER);
+            out.push_str(&summary_row(
+                "faults during the first frame after a swap",
+                &m.first_frame_faults,
+                count,
+            ));
+            out.push_str(&summary_row(
+                "faults of the whole process during the pause",
+                &m.pause_faults,
+                count,
+            ));
+            out.push_str(&summary_row("pause (`pause_us`)", &m.pause_us, us));
+            for (name, st) in &m.stages {
+                if st.median >= 1.0 {
+                    out.push_str(&summary_row(&format!("stage `{name}`"), st, us));
+                }
+            }
+            out.push('\n');
+        }
+        Some(Some(Err(e))) => {
+            out.push_str("Under `relive run --mlock`:\n\n");
+            section_error(out, e);
+        }
+        _ => {}
+    }
 }
 
 fn edit_section(out: &mut String, e: &EditResults) {
@@ -727,7 +789,7 @@ pub fn markdown(r: &Results) -> String {
         None => {}
     }
     if let Some(Ok(s)) = &r.swap {
-        faults_section(&mut out, s);
+        faults_section(&mut out, s, r.mlock_supported.then_some(&r.swap_mlock));
     }
     match &r.fps {
         Some(Ok(f)) => fps_section(&mut out, f),

@@ -163,8 +163,22 @@ fn summary(samples: &[f64], what: &str) -> anyhow::Result<Summary> {
     Summary::of(samples).with_context(|| format!("no samples of {what}"))
 }
 
-/// Builds the two variants and runs `swaps` swaps.
-pub fn run(ws: &Workspace, relive: &Path, swaps: usize) -> anyhow::Result<SwapResults> {
+/// Whether this `relive run` has the `--mlock` option.
+pub fn has_mlock(relive: &Path) -> bool {
+    std::process::Command::new(relive)
+        .args(["run", "--help"])
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("--mlock"))
+}
+
+/// Builds the two variants and runs `swaps` swaps (with `relive run
+/// --mlock` when `mlock`).
+pub fn run(
+    ws: &Workspace,
+    relive: &Path,
+    swaps: usize,
+    mlock: bool,
+) -> anyhow::Result<SwapResults> {
     let app = ws.app("swap");
     let src = app.join("src").join("lib.rs");
     let artifact = ws.artifact("bench_swap", Profile::Release);
@@ -183,7 +197,12 @@ pub fn run(ws: &Workspace, relive: &Path, swaps: usize) -> anyhow::Result<SwapRe
     let floors = floors::run(&libs[0], &ws.work.join("floors"), swaps.clamp(30, 100))?;
     place(&libs[0], &artifact)?;
 
-    let mut r = Relive::start(relive, ws, &app, &["--release", "--no-build"], &[], "swap")?;
+    let mut args = vec!["--release", "--no-build"];
+    if mlock {
+        args.push("--mlock");
+    }
+    let tag = if mlock { "swap-mlock" } else { "swap" };
+    let mut r = Relive::start(relive, ws, &app, &args, &[], tag)?;
     let first = r.wait_marker(Duration::from_secs(60), "the first frame", |m| {
         m.kind == "gen" && m.text("gen").ok() == Some("1")
     })?;
