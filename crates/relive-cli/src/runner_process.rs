@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
+use relive_host::checkpoint::{self, CheckpointWriter};
 use relive_host::{Begin, CheckpointSink, Generation, RunEvent, Runner};
 
 use crate::wire::{self, Command, Library, Report};
@@ -24,7 +25,8 @@ pub struct RunnerArgs {
     /// The supervisor's private folder; only libraries inside it are loaded.
     #[arg(long)]
     pub staging: PathBuf,
-    /// Where the state's checkpoint is written at every swap.
+    /// Where the state's checkpoints are written at every swap (two files,
+    /// `.0` and `.1`, next to this path).
     #[arg(long)]
     pub checkpoint: PathBuf,
     /// Lock all current and future memory.
@@ -32,21 +34,11 @@ pub struct RunnerArgs {
     pub mlock: bool,
 }
 
-/// Writes the checkpoint atomically: a crash mid-write leaves the old one.
-fn checkpoint_sink(path: PathBuf) -> CheckpointSink {
-    Arc::new(move |_generation, bytes| {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        let tmp = path.with_extension("tmp");
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?
-            .write_all(bytes)?;
-        std::fs::rename(&tmp, &path)
-    })
+/// Writes checkpoints with [`CheckpointWriter`]: a crash mid-write leaves
+/// the previous one readable.
+fn checkpoint_sink(base: &Path) -> std::io::Result<CheckpointSink> {
+    let writer = CheckpointWriter::create(base)?;
+    Ok(Arc::new(move |_generation, bytes| writer.write(bytes)))
 }
 
 fn open(library: &Library, staging: &Path) -> Result<Generation, String> {
@@ -99,7 +91,7 @@ pub fn run(args: RunnerArgs) -> anyhow::Result<ExitCode> {
 
     let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
     let mut runner: Option<Runner> = None;
-    let sink = checkpoint_sink(args.checkpoint.clone());
+    let sink = checkpoint_sink(&args.checkpoint).context("cannot create the checkpoint files")?;
     let staging = args.staging.clone();
     let checkpoint = args.checkpoint.clone();
     let commands = std::thread::spawn(move || {
@@ -115,8 +107,8 @@ pub fn run(args: RunnerArgs) -> anyhow::Result<ExitCode> {
                         return;
                     }
                 };
-                let begin = match resume.then(|| std::fs::read(&checkpoint)) {
-                    Some(Ok(bytes)) => Begin::Resume(bytes),
+                let begin = match resume.then(|| checkpoint::read_latest(&checkpoint)) {
+                    Some(Some(bytes)) => Begin::Resume(bytes),
                     _ => Begin::Fresh,
                 };
                 let events = report.clone();

@@ -115,7 +115,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let package = package::locate(&args.path)?;
     let events = EventLog::create(args.events.as_deref(), start)?;
     let staging = Staging::new().context("cannot create the private folder for library copies")?;
-    let checkpoint = staging.path().join("checkpoint.bin");
+    let checkpoint = staging.path().join("checkpoint");
     let (tx, rx) = mpsc::channel();
 
     let interrupt = tx.clone();
@@ -413,7 +413,7 @@ impl Session {
                         child.kill();
                     }
                     (Some(child), None) => child.offer(library),
-                    (None, _) => self.spawn_runner(library, self.checkpoint.exists()),
+                    (None, _) => self.spawn_runner(library, self.has_checkpoint()),
                 }
             }
             Err(err) => self.refused(number, &err.to_string()),
@@ -441,6 +441,11 @@ impl Session {
             &format!("refused the new library{keeps}"),
             reason,
         );
+    }
+
+    /// Whether a complete crash checkpoint is on disk.
+    fn has_checkpoint(&self) -> bool {
+        relive_host::checkpoint::read_latest(&self.checkpoint).is_some()
     }
 
     /// Starts a runner process on `library`, from the checkpoint if `resume`.
@@ -475,7 +480,7 @@ impl Session {
             return Some(ExitCode::SUCCESS);
         }
         if let Some(library) = self.restart_with.take() {
-            self.spawn_runner(library, self.checkpoint.exists());
+            self.spawn_runner(library, self.has_checkpoint());
             return None;
         }
         let signal = signal_name(&status).unwrap_or("an unexpected exit");
@@ -529,7 +534,7 @@ impl Session {
             );
             return None;
         }
-        let resume = self.checkpoint.exists();
+        let resume = self.has_checkpoint();
         let from = if resume {
             "with the state from the last good reload"
         } else {

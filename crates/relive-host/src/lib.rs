@@ -18,6 +18,7 @@
 //!   [`CheckpointSink`] (as the `relive` command does) to bring it back.
 #![deny(missing_docs)]
 
+pub mod checkpoint;
 mod error;
 mod generation;
 pub mod inspect;
