@@ -63,8 +63,9 @@ pub enum BuildError {
     },
 }
 
-/// Niceness for cargo and the compilers it starts, so the running app keeps its frame rate.
-const NICENESS: libc::c_int = 10;
+/// Niceness for cargo and the compilers it starts, so the running app keeps its frame rate
+/// (used where the idle scheduling class is not available).
+const NICENESS: libc::c_int = 19;
 
 /// Runs `cargo build` for `req` and waits for it to end.
 pub fn build(req: &BuildRequest) -> Result<BuildOutcome, BuildError> {
@@ -85,12 +86,18 @@ pub fn build(req: &BuildRequest) -> Result<BuildOutcome, BuildError> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     // SAFETY: the closure runs in the forked child before exec, where only
-    // async-signal-safe functions may be called; it only calls `setpriority`,
-    // a plain syscall that neither allocates nor takes locks. Its failure is
-    // ignored: the build then merely runs at normal priority.
+    // async-signal-safe functions may be called; it only makes the plain
+    // syscalls `sched_setscheduler` and `setpriority`, which neither allocate
+    // nor take locks. Their failure is ignored: the build then merely runs
+    // at normal priority.
     unsafe {
         cmd.pre_exec(|| {
-            libc::setpriority(libc::PRIO_PROCESS, 0, NICENESS);
+            // The idle class: cargo and rustc run only on CPU time the app
+            // leaves unused, so the app keeps its frame rate during a build.
+            let param = libc::sched_param { sched_priority: 0 };
+            if libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) != 0 {
+                libc::setpriority(libc::PRIO_PROCESS, 0, NICENESS);
+            }
             Ok(())
         });
     }

@@ -44,7 +44,11 @@ const STATUS_REDRAW: Duration = Duration::from_secs(1);
 
 enum Msg {
     SourceChanged,
-    ArtifactChanged,
+    /// The built library changed; `settled` when it was renamed or linked
+    /// into place or its writer closed it.
+    ArtifactChanged {
+        settled: bool,
+    },
     Built(Result<BuildOutcome, BuildError>),
     Prepared {
         number: u64,
@@ -210,8 +214,8 @@ impl Session {
             return Ok(());
         }
         let tx = self.tx.clone();
-        self.artifact_watch = Some(watch::watch_file(artifact, move || {
-            let _ = tx.send(Msg::ArtifactChanged);
+        self.artifact_watch = Some(watch::watch_file(artifact, move |settled| {
+            let _ = tx.send(Msg::ArtifactChanged { settled });
         })?);
         self.artifact = Some(artifact.to_path_buf());
         Ok(())
@@ -253,9 +257,17 @@ impl Session {
             };
             match msg {
                 Msg::SourceChanged => self.debounce.changed(Instant::now()),
-                Msg::ArtifactChanged => {
+                Msg::ArtifactChanged { settled } => {
                     if !self.building {
-                        self.artifact_due = Some(Instant::now() + ARTIFACT_QUIET);
+                        // A file renamed or linked into place, or closed by
+                        // its writer, is read at once; other writes first
+                        // have to go quiet.
+                        let wait = if settled {
+                            Duration::ZERO
+                        } else {
+                            ARTIFACT_QUIET
+                        };
+                        self.artifact_due = Some(Instant::now() + wait);
                     }
                 }
                 Msg::Built(outcome) => self.built(outcome),

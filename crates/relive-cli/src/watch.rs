@@ -5,6 +5,7 @@ use std::fmt;
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
+use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 
 /// A running file watch; dropping it stops watching.
@@ -256,10 +257,14 @@ fn normalize(path: &Path) -> PathBuf {
 
 /// Watches one file that may not exist yet and is replaced by rename or hard link (cargo
 /// and linkers do that): watches its parent directory non-recursively (creating it if
-/// missing) and calls `on_change()` for any event whose path has that file name, except
-/// Access events (loading the file must not look like a change), and on a kernel queue
-/// overflow.
-pub fn watch_file(path: &Path, on_change: impl Fn() + Send + 'static) -> Result<Watch, WatchError> {
+/// missing) and calls `on_change(settled)` for any event whose path has that file name,
+/// except reads (loading the file must not look like a change), and on a kernel queue
+/// overflow. `settled` is true when the event says the file is complete: it was renamed
+/// or linked into place, or a writer closed it.
+pub fn watch_file(
+    path: &Path,
+    on_change: impl Fn(bool) + Send + 'static,
+) -> Result<Watch, WatchError> {
     let Some(name) = path.file_name().map(|n| n.to_os_string()) else {
         return Err(WatchError::NoFileName {
             path: path.to_path_buf(),
@@ -276,14 +281,24 @@ pub fn watch_file(path: &Path, on_change: impl Fn() + Send + 'static) -> Result<
     })?;
     let handler = move |event: notify::Result<Event>| {
         let Ok(event) = event else { return };
+        let closed_after_write = matches!(
+            event.kind,
+            EventKind::Access(AccessKind::Close(AccessMode::Write))
+        );
+        let settled = closed_after_write
+            || matches!(
+                event.kind,
+                EventKind::Create(_)
+                    | EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Both))
+            );
         let ours = event.need_rescan()
-            || (!matches!(event.kind, EventKind::Access(_))
+            || ((closed_after_write || !matches!(event.kind, EventKind::Access(_)))
                 && event
                     .paths
                     .iter()
                     .any(|p| p.file_name() == Some(name.as_os_str())));
         if ours {
-            on_change();
+            on_change(settled);
         }
     };
     let mut watcher =
@@ -417,8 +432,8 @@ mod tests {
         let out = tmp.path().join("out/debug");
         let lib = out.join("libapp.so");
         let (tx, rx) = mpsc::channel();
-        let _watch = watch_file(&lib, move || {
-            let _ = tx.send(());
+        let _watch = watch_file(&lib, move |settled| {
+            let _ = tx.send(settled);
         })
         .expect("watch");
         assert!(out.is_dir(), "the parent directory is created");
@@ -426,7 +441,10 @@ mod tests {
         let staged = tmp.path().join("staged.so");
         fs::write(&staged, "v1").expect("write staged");
         fs::rename(&staged, &lib).expect("rename into place");
-        rx.recv_timeout(DEADLINE).expect("rename seen within 5 s");
+        assert!(
+            rx.recv_timeout(DEADLINE).expect("rename seen within 5 s"),
+            "a rename into place settles the file"
+        );
 
         while rx.try_recv().is_ok() {}
         fs::remove_file(&lib).expect("remove");

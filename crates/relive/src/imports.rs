@@ -6,7 +6,7 @@
 
 use std::ffi::{CStr, CString};
 
-/// A library or symbol of an [`imports!`](crate::imports) table that could
+/// A library or symbol of an [`imports!`](macro@crate::imports) table that could
 /// not be resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportError {

@@ -8,7 +8,9 @@ use std::hash::Hash;
 use std::mem::offset_of;
 
 use relive_abi::layout::Kind;
-use serde::de::Error as _;
+use std::any::TypeId;
+
+use serde::de::{Error as _, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::state::{Carry, LayoutBuilder, Load, State};
@@ -87,8 +89,11 @@ macro_rules! container {
 
 container!("Vec", [T: State], Vec<T>, [T],
     snapshot |s| s.iter().map(State::snapshot).collect(),
-    save |v, s| s.collect_seq(v.iter().map(Carry)),
-    load |d| Ok(Vec::<Load<T>>::deserialize(d)?.into_iter().map(|l| l.0).collect()));
+    save |v, s| match as_bytes(v) {
+        Some(bytes) => s.serialize_bytes(bytes),
+        None => s.collect_seq(v.iter().map(Carry)),
+    },
+    load |d| d.deserialize_any(Elements::<T>(std::marker::PhantomData)));
 container!("VecDeque", [T: State], VecDeque<T>, [T],
     snapshot |s| s.iter().map(State::snapshot).collect(),
     save |v, s| s.collect_seq(v.iter().map(Carry)),
@@ -123,6 +128,52 @@ container!("BTreeMap", [K: State + Ord, V: State], BTreeMap<K, V>, [K, V],
         .into_iter()
         .map(|(k, v)| (k.0, v.0))
         .collect()));
+
+/// The elements as bytes when `T` is `u8`: a `Vec<u8>` (an image, a
+/// buffer) is saved as one binary blob, at `memcpy` speed, not byte by byte.
+fn as_bytes<T: 'static>(items: &[T]) -> Option<&[u8]> {
+    (TypeId::of::<T>() == TypeId::of::<u8>()).then(|| {
+        // SAFETY: T is u8, so the slice is `len` initialised bytes.
+        unsafe { std::slice::from_raw_parts(items.as_ptr().cast::<u8>(), items.len()) }
+    })
+}
+
+/// Loads a sequence saved either element by element or as a byte blob (a
+/// `Vec<u8>` loaded as a `Vec<u8>`, or widened to, say, `Vec<u16>`).
+struct Elements<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: State> Visitor<'de> for Elements<T> {
+    type Value = Vec<T>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a sequence")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 20));
+        while let Some(Load(item)) = seq.next_element::<Load<T>>()? {
+            out.push(item);
+        }
+        Ok(out)
+    }
+
+    fn visit_bytes<E: serde::de::Error>(self, bytes: &[u8]) -> Result<Vec<T>, E> {
+        if TypeId::of::<T>() == TypeId::of::<u8>() {
+            let mut copy = std::mem::ManuallyDrop::new(bytes.to_vec());
+            let (ptr, len, cap) = (copy.as_mut_ptr(), copy.len(), copy.capacity());
+            // SAFETY: T is u8: the same allocation, length and capacity.
+            return Ok(unsafe { Vec::from_raw_parts(ptr.cast::<T>(), len, cap) });
+        }
+        bytes
+            .iter()
+            .map(|&b| T::load(serde::de::value::U8Deserializer::<E>::new(b)))
+            .collect()
+    }
+
+    fn visit_byte_buf<E: serde::de::Error>(self, bytes: Vec<u8>) -> Result<Vec<T>, E> {
+        self.visit_bytes(&bytes)
+    }
+}
 
 // SAFETY: an array is `N` elements of `T` in a row.
 unsafe impl<T: State, const N: usize> State for [T; N] {
@@ -283,6 +334,14 @@ mod tests {
         assert_eq!(round_trip(&map), map);
         let nested = vec![Some(Box::new([1.5f32, 2.5])), None];
         assert_eq!(round_trip(&nested), nested);
+        let pixels: Vec<u8> = (0..=255).collect();
+        assert_eq!(round_trip(&pixels), pixels);
+        let bytes = rmp_serde::to_vec_named(&Carry(&pixels)).expect("save");
+        assert!(bytes.len() < 300, "a Vec<u8> is saved as one blob");
+        let widened: Vec<u16> = rmp_serde::from_slice::<Load<Vec<u16>>>(&bytes)
+            .expect("widen")
+            .0;
+        assert_eq!(widened[255], 255);
         let set: BTreeSet<char> = "relive".chars().collect();
         assert_eq!(round_trip(&set), set);
         let text: &'static str = "pinned";
