@@ -1,6 +1,7 @@
 //! Edit-to-running (item 2): from `std::fs::write` of a one-line edit to the
 //! first frame of the new code under `relive run` (debug profile), next to a
-//! bare `cargo build` of the same kind of edit measured in the same run.
+//! bare `cargo build` of the same kind of edit measured in the same run
+//! (half of the bare builds before relive runs, half after).
 
 use std::path::Path;
 use std::time::Duration;
@@ -24,7 +25,8 @@ const SETTLE: Duration = Duration::from_millis(300);
 pub struct EditResults {
     /// Edits per side.
     pub edits: usize,
-    /// Bare `cargo build` from the write to cargo's exit, ms.
+    /// Bare `cargo build` from the write to cargo's exit, ms (half of them
+    /// before relive runs, half after).
     pub bare_build_ms: Summary,
     /// From the write to the first frame of the new code, ms.
     pub edit_to_running_ms: Summary,
@@ -72,20 +74,27 @@ fn summary(samples: &[f64], what: &str) -> anyhow::Result<Summary> {
     Summary::of(samples).with_context(|| format!("no samples of {what}"))
 }
 
-/// Runs `edits` bare builds, then `edits` edits under relive.
+/// Runs half of the `edits` bare builds, `edits` edits under relive, then the
+/// other half of the bare builds.
 pub fn run(ws: &Workspace, relive: &Path, edits: usize) -> anyhow::Result<EditResults> {
     let app = ws.app("edit");
     let src = app.join("src").join("lib.rs");
     let mut counter = 0u64;
     ws.build_app(&app, Profile::Debug)?;
 
+    // Bare builds: half before relive runs, half after, so that a drift in
+    // the machine's load during the run touches both sides alike.
     let mut bare = Vec::new();
-    for _ in 0..edits {
-        counter += 1;
-        let saved = edit_line(&src, TAG, &format!("const EDIT: u64 = {counter};"))?;
-        bare_build(ws, &app)?;
-        bare.push((now_ns() - saved) as f64 / 1e6);
-    }
+    let mut bare_builds = |count: usize, counter: &mut u64| -> anyhow::Result<()> {
+        for _ in 0..count {
+            *counter += 1;
+            let saved = edit_line(&src, TAG, &format!("const EDIT: u64 = {counter};"))?;
+            bare_build(ws, &app)?;
+            bare.push((now_ns() - saved) as f64 / 1e6);
+        }
+        Ok(())
+    };
+    bare_builds(edits / 2, &mut counter)?;
 
     let mut r = Relive::start(relive, ws, &app, &[], &[], "edit")?;
     r.wait_marker(Duration::from_secs(240), "the first frame", |m| {
@@ -137,6 +146,7 @@ pub fn run(ws: &Workspace, relive: &Path, edits: usize) -> anyhow::Result<EditRe
         pause.push(reloaded["pause_us"].as_u64().unwrap_or(0) as f64);
     }
     let events = r.stop()?;
+    bare_builds(edits - edits / 2, &mut counter)?;
     let builds = events
         .iter()
         .filter(|e| event_name(e) == "build_started")

@@ -1,12 +1,14 @@
 //! Floors measured in the same run, to tell how far each step of a reload is
 //! from what the machine can do: copying 1 MiB (into warm memory, and into
 //! freshly mapped pages that fault on first touch), reading and copying the
-//! app's library file, `dlopen` + `dlclose` of a copy, and waking a thread
-//! parked on a channel (what relive's handover does).
+//! app's library file, `dlopen` + `dlclose` of a copy, waking a thread
+//! parked on a channel (what relive's handover does), and writing 1 MiB to a
+//! file (what a checkpoint of the state does).
 
 use std::ffi::CString;
 use std::hint::black_box;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -35,6 +37,9 @@ pub struct Floors {
     /// Writing 1 MiB to a new file in the system temp folder and renaming
     /// it over the previous one (an atomic checkpoint of the raw bytes).
     pub checkpoint_us: Summary,
+    /// One positioned write (`pwrite`) of 1 MiB into an existing file of that
+    /// size in the system temp folder.
+    pub pwrite_us: Summary,
 }
 
 const MIB: usize = 1 << 20;
@@ -178,6 +183,19 @@ pub fn run(lib: &Path, dir: &Path, reps: usize) -> anyhow::Result<Floors> {
         std::fs::rename(&tmp, &file).with_context(|| format!("cannot rename {}", tmp.display()))?;
         checkpoint.push(us(t));
     }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&file)
+        .with_context(|| format!("cannot open {}", file.display()))?;
+    let mut pwrite = Vec::new();
+    for _ in 0..reps {
+        let t = now_ns();
+        file.write_all_at(black_box(&src), 0)
+            .context("cannot write the checkpoint file")?;
+        pwrite.push(us(t));
+    }
+    drop(file);
     let _ = std::fs::remove_dir_all(&dir);
 
     Ok(Floors {
@@ -188,6 +206,7 @@ pub fn run(lib: &Path, dir: &Path, reps: usize) -> anyhow::Result<Floors> {
         dlopen_us: files.dlopen_us,
         wake_us: summary(&wake, "wake-up")?,
         checkpoint_us: summary(&checkpoint, "checkpoint write")?,
+        pwrite_us: summary(&pwrite, "positioned write")?,
     })
 }
 

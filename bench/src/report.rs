@@ -343,7 +343,7 @@ fn pause_section(out: &mut String, s: &SwapResults) {
          | `read_us`: reading the library | {} | `std::fs::read` {} ({}) |\n\
          | `copy_us`: the private copy | {} | `std::fs::copy` {} ({}) |\n\
          | `open_us`: `dlopen` and symbol lookup | {} | `dlopen` + `dlclose` {} ({}) |\n\
-         | `checkpoint_us`: saving the state for crash recovery | {} | writing the 1 MiB as raw bytes to a new file in the temp folder and renaming it {} ({}) |",
+         | `checkpoint_us`: saving the state for crash recovery | {} | the 1 MiB as raw bytes in the temp folder: one `pwrite` into an existing file {} ({}); a new file, renamed into place {} ({}) |",
         stage("snapshot_us", &s.stages),
         us(f.memcpy_us.median),
         us(f.memcpy_us.p99),
@@ -362,6 +362,8 @@ fn pause_section(out: &mut String, s: &SwapResults) {
         us(f.dlopen_us.median),
         us(f.dlopen_us.p99),
         stage("checkpoint_us", &s.stages),
+        us(f.pwrite_us.median),
+        us(f.pwrite_us.p99),
         us(f.checkpoint_us.median),
         us(f.checkpoint_us.p99),
     );
@@ -512,14 +514,14 @@ fn edit_section(out: &mut String, e: &EditResults) {
          new code, which prints a `CLOCK_MONOTONIC` stamp on relive's stdout; a small app \
          under `relive run` in the debug profile, {} edits. The bare build is the same \
          cargo command relive runs, timed from the write to cargo's exit, for {} edits of \
-         the same line in the same run (before relive starts).\n",
+         the same line in the same run (half before relive starts, half after it ends).\n",
         e.edits, e.edits
     );
     out.push_str(SUMMARY_HEADER);
     out.push_str(&summary_row("edit to running", &e.edit_to_running_ms, ms));
     out.push_str(&summary_row("bare `cargo build`", &e.bare_build_ms, ms));
     out.push_str(&summary_row(
-        "relive's build (`build_finished.ms`, nice 10)",
+        "relive's build (`build_finished.ms`, at relive's low CPU priority)",
         &e.relive_build_ms,
         ms,
     ));
@@ -655,7 +657,7 @@ fn fps_section(out: &mut String, f: &FpsResults) {
          An app that does a fixed amount of work per frame (about {:.2} ms) as fast as it can \
          under `relive run --release`; it reports its frames per window of about 100 ms. \
          Windows while relive only watches are compared with windows inside relive's cargo \
-         build (nice 10) of a one-line edit, {} rounds ({:.1} s idle and {:.1} s of build \
+         build (which relive runs at a low CPU priority) of a one-line edit, {} rounds ({:.1} s idle and {:.1} s of build \
          windows counted).\n\n\
          | | value |\n|---|---|\n\
          | idle | {:.0} frames/s |\n\
@@ -691,7 +693,7 @@ fn fps_section(out: &mut String, f: &FpsResults) {
             }
             (true, false) => {
                 "the frame thread was kept off the CPU: the compiler's threads \
-                              (nice 10) still get a share of the app's core"
+                              still get a share of the app's core"
             }
             (false, true) => {
                 "each frame took more CPU time: the compiler competes for caches \

@@ -10,7 +10,9 @@ use std::path::Path;
 use std::process::{ExitStatus, Stdio};
 use std::sync::mpsc::Sender;
 
-use crate::runner_process::SOCKET_FD;
+use relive_host::checkpoint::Checkpoints;
+
+use crate::runner_process::{CHECKPOINT_FDS, SOCKET_FD};
 use crate::wire::{self, Command, Library, Report};
 
 /// What the runner process says or does.
@@ -30,35 +32,48 @@ pub struct Child {
 }
 
 impl Child {
-    /// Starts a runner whose private folder is `staging` and whose
-    /// checkpoint file is `checkpoint`; its reports go to `to_session`.
+    /// Starts a runner whose private folder is `staging` and which writes
+    /// its checkpoints to `checkpoints`; its reports go to `to_session`.
     pub fn spawn<M: Send + 'static>(
         staging: &Path,
-        checkpoint: &Path,
+        checkpoints: &Checkpoints,
         mlock: bool,
         to_session: Sender<M>,
         wrap: fn(FromChild) -> M,
     ) -> std::io::Result<Child> {
         let (ours, theirs) = UnixStream::pair()?;
         let their_fd = theirs.as_raw_fd();
+        let [cp_a, cp_b] = checkpoints.fds();
         let exe = std::env::current_exe()?;
         let mut command = std::process::Command::new(exe);
         command
             .arg("__runner")
             .arg("--staging")
             .arg(staging)
-            .arg("--checkpoint")
-            .arg(checkpoint)
             .args(mlock.then_some("--mlock"))
             .stdin(Stdio::inherit())
             .stdout(Stdio::inherit())
             .stderr(Stdio::inherit());
         // SAFETY: between fork and exec only async-signal-safe calls are made
-        // (dup2, prctl, getppid), on descriptors this process owns.
+        // (fcntl, dup2, prctl), on descriptors this process owns.
         unsafe {
             command.pre_exec(move || {
-                if libc::dup2(their_fd, SOCKET_FD) < 0 {
-                    return Err(std::io::Error::last_os_error());
+                // First above every target, so that no dup2 below overwrites
+                // a source that a later one still needs; dup2 then clears
+                // close-on-exec on the targets.
+                let sources = [their_fd, cp_a, cp_b];
+                let targets = [SOCKET_FD, CHECKPOINT_FDS[0], CHECKPOINT_FDS[1]];
+                let mut high = [0; 3];
+                for (slot, from) in high.iter_mut().zip(sources) {
+                    *slot = libc::fcntl(from, libc::F_DUPFD_CLOEXEC, 10);
+                    if *slot < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                for (from, to) in high.into_iter().zip(targets) {
+                    if libc::dup2(from, to) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
                 }
                 // The runner dies with its supervisor.
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);

@@ -11,13 +11,15 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
-use relive_host::checkpoint::{self, CheckpointWriter};
+use relive_host::checkpoint::Checkpoints;
 use relive_host::{Begin, CheckpointSink, Generation, RunEvent, Runner};
 
 use crate::wire::{self, Command, Library, Report};
 
 /// The socket's file descriptor in the runner.
 pub const SOCKET_FD: i32 = 3;
+/// The checkpoint files' descriptors in the runner.
+pub const CHECKPOINT_FDS: [i32; 2] = [4, 5];
 
 /// Arguments of the hidden `__runner` subcommand.
 #[derive(Debug, clap::Args)]
@@ -25,20 +27,9 @@ pub struct RunnerArgs {
     /// The supervisor's private folder; only libraries inside it are loaded.
     #[arg(long)]
     pub staging: PathBuf,
-    /// Where the state's checkpoints are written at every swap (two files,
-    /// `.0` and `.1`, next to this path).
-    #[arg(long)]
-    pub checkpoint: PathBuf,
     /// Lock all current and future memory.
     #[arg(long)]
     pub mlock: bool,
-}
-
-/// Writes checkpoints with [`CheckpointWriter`]: a crash mid-write leaves
-/// the previous one readable.
-fn checkpoint_sink(base: &Path) -> std::io::Result<CheckpointSink> {
-    let writer = CheckpointWriter::create(base)?;
-    Ok(Arc::new(move |_generation, bytes| writer.write(bytes)))
 }
 
 fn open(library: &Library, staging: &Path) -> Result<Generation, String> {
@@ -65,6 +56,15 @@ pub fn run(args: RunnerArgs) -> anyhow::Result<ExitCode> {
     // SAFETY: the supervisor passes the socket as fd 3, and nothing else in
     // this process owns that descriptor.
     let socket = unsafe { UnixStream::from_raw_fd(SOCKET_FD) };
+    // Large allocations come from the heap and freed memory stays mapped, so
+    // the snapshot a swap takes reuses pages that are already there instead
+    // of faulting fresh ones in during the pause.
+    // SAFETY: mallopt only tunes glibc's allocator; called before any other
+    // thread of this process allocates.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 16 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
+    }
     if args.mlock {
         // SAFETY: mlockall only changes how the kernel backs this process's
         // pages.
@@ -91,9 +91,14 @@ pub fn run(args: RunnerArgs) -> anyhow::Result<ExitCode> {
 
     let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
     let mut runner: Option<Runner> = None;
-    let sink = checkpoint_sink(&args.checkpoint).context("cannot create the checkpoint files")?;
+    // SAFETY: the supervisor passes the two checkpoint files as fds 4 and 5,
+    // owned by nothing else here.
+    let checkpoints = unsafe { Checkpoints::from_fds(CHECKPOINT_FDS[0], CHECKPOINT_FDS[1]) };
+    let writer = checkpoints
+        .writer()
+        .context("cannot map the checkpoint files")?;
+    let sink: CheckpointSink = Arc::new(move |_generation, bytes| writer.write(bytes));
     let staging = args.staging.clone();
-    let checkpoint = args.checkpoint.clone();
     let commands = std::thread::spawn(move || {
         let mut handle = |command: Command| match command {
             Command::Start { library, resume } => {
@@ -107,7 +112,7 @@ pub fn run(args: RunnerArgs) -> anyhow::Result<ExitCode> {
                         return;
                     }
                 };
-                let begin = match resume.then(|| checkpoint::read_latest(&checkpoint)) {
+                let begin = match resume.then(|| checkpoints.read_latest()) {
                     Some(Some(bytes)) => Begin::Resume(bytes),
                     _ => Begin::Fresh,
                 };

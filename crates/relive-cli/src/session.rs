@@ -15,6 +15,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use relive_host::checkpoint::Checkpoints;
 use relive_host::plan::Mode;
 use relive_host::{LoadError, LoadTimings, RunEvent, Staged, Staging};
 use serde_json::json;
@@ -30,7 +31,7 @@ use crate::watch::{self, Watch};
 use crate::wire::{Library, Report};
 
 /// Quiet time after a source change before a build starts.
-const SOURCE_QUIET: Duration = Duration::from_millis(20);
+const SOURCE_QUIET: Duration = Duration::from_millis(5);
 /// Longest a burst of changes can delay a build.
 const SOURCE_MAX_WAIT: Duration = Duration::from_millis(300);
 /// Quiet time and longest delay once saves keep coming during a build.
@@ -96,7 +97,7 @@ struct Session {
     timings: HashMap<u64, LoadTimings>,
     staged: HashMap<u64, Staged>,
     child: Option<Child>,
-    checkpoint: PathBuf,
+    checkpoints: Checkpoints,
     /// The newest generation sent to the runner.
     current: Option<u64>,
     /// The newest generation that ran (loaded, or passed its first frame).
@@ -119,7 +120,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let package = package::locate(&args.path)?;
     let events = EventLog::create(args.events.as_deref(), start)?;
     let staging = Staging::new().context("cannot create the private folder for library copies")?;
-    let checkpoint = staging.path().join("checkpoint");
+    let checkpoints = Checkpoints::create().context("cannot create the crash checkpoint files")?;
     let (tx, rx) = mpsc::channel();
 
     let interrupt = tx.clone();
@@ -149,7 +150,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         timings: HashMap::new(),
         staged: HashMap::new(),
         child: None,
-        checkpoint,
+        checkpoints,
         current: None,
         last_good: None,
         crashes: 0,
@@ -455,16 +456,16 @@ impl Session {
         );
     }
 
-    /// Whether a complete crash checkpoint is on disk.
+    /// Whether a complete crash checkpoint is there.
     fn has_checkpoint(&self) -> bool {
-        relive_host::checkpoint::read_latest(&self.checkpoint).is_some()
+        self.checkpoints.read_latest().is_some()
     }
 
     /// Starts a runner process on `library`, from the checkpoint if `resume`.
     fn spawn_runner(&mut self, library: Library, resume: bool) {
         let spawned = Child::spawn(
             self.staging.path(),
-            &self.checkpoint,
+            &self.checkpoints,
             self.args.mlock,
             self.tx.clone(),
             Msg::Child,

@@ -169,6 +169,12 @@ fn expand_struct(input: &DeriveInput, fields: &Fields) -> syn::Result<TokenStrea
     } = split(input);
     let members = members(fields)?;
     let describe = describe_fields(&members, true);
+    let pod = if members.iter().any(|m| m.attr == Attr::Skip) {
+        quote!(false)
+    } else {
+        let types = members.iter().map(|m| &m.ty);
+        quote!(true #(&& <#types as ::relive::State>::POD)*)
+    };
     let snapshot = members.iter().map(|m| {
         let access = &m.access;
         if m.attr == Attr::Skip {
@@ -239,8 +245,10 @@ fn expand_struct(input: &DeriveInput, fields: &Fields) -> syn::Result<TokenStrea
     // builds a tuple struct too.
 
     Ok(quote! {
-        // SAFETY: offsets come from `offset_of!` and types from the fields.
+        // SAFETY: offsets come from `offset_of!` and types from the fields;
+        // a struct is plain data exactly when all its fields are.
         unsafe impl #impl_generics ::relive::State for #name #ty_generics #where_clause {
+            const POD: bool = #pod;
             fn describe(layout: &mut ::relive::state::LayoutBuilder) -> ::std::string::String {
                 layout.add::<Self>(|layout| ::relive::__rt::abi::layout::Kind::Struct {
                     fields: ::std::vec![#(#describe),*],

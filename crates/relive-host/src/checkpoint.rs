@@ -4,80 +4,225 @@
 //!
 //! Writing must be cheap (it is part of the swap pause) and a crash halfway
 //! through a write must never leave an unreadable checkpoint. So there are
-//! two files, written in turn with a single positioned write each, each with
-//! a header (magic, sequence number, length, checksum): a reader takes the
-//! newer of the two that is complete.
+//! two files, written in turn, each with a header (magic, sequence number,
+//! length, checksum): a reader takes the newer of the two that is complete.
+//! The files are anonymous memory files (`memfd`) that the supervisor makes
+//! and hands to each runner: nothing on disk, nothing another user can open,
+//! and, mapped shared in the runner, a checkpoint is a `memcpy` with no
+//! system call and no page fault once the pages exist. It survives the
+//! runner's crash because the pages belong to the files, which the
+//! supervisor holds.
 
-use std::fs::{File, OpenOptions};
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::fs::File;
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::os::unix::fs::FileExt;
 use std::sync::Mutex;
 
 const MAGIC: [u8; 8] = *b"relivecp";
 const HEADER: usize = 8 + 8 + 8 + 8;
 
-fn paths(base: &Path) -> [PathBuf; 2] {
-    [base.with_extension("0"), base.with_extension("1")]
-}
-
-/// FNV-1a, 64 bits: enough to tell a torn write from a complete one.
+/// A 64-bit checksum over 8-byte words (a sum with rotation, which the
+/// compiler vectorises: a megabyte takes tens of microseconds): enough to tell
+/// a torn write, whose tail still holds older bytes, from a complete one.
 fn checksum(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
-        (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    let words = bytes.chunks_exact(8);
+    let tail = words.remainder();
+    let mut lanes = [0u64; 4];
+    for (i, chunk) in words.enumerate() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let lane = &mut lanes[i % 4];
+        *lane = lane.rotate_left(5).wrapping_add(u64::from_le_bytes(word));
+    }
+    let mut sum = lanes
+        .iter()
+        .fold(bytes.len() as u64, |acc, &lane| acc.rotate_left(17) ^ lane);
+    for &b in tail {
+        sum = sum.rotate_left(8) ^ u64::from(b);
+    }
+    sum
 }
 
-/// The writer's side: two files written in turn.
+/// One checkpoint file, mapped shared into this process.
+#[derive(Debug)]
+struct Mapped {
+    file: File,
+    ptr: *mut u8,
+    len: usize,
+}
+
+// SAFETY: the mapping is owned by this value and only written through
+// `&mut self` (the writer serialises writes with a mutex).
+unsafe impl Send for Mapped {}
+
+impl Mapped {
+    fn new(file: File) -> Mapped {
+        Mapped {
+            file,
+            ptr: std::ptr::null_mut(),
+            len: 0,
+        }
+    }
+
+    /// Makes the file and its mapping at least `need` bytes long.
+    fn reserve(&mut self, need: usize) -> std::io::Result<()> {
+        if need <= self.len {
+            return Ok(());
+        }
+        let len = need.next_power_of_two().max(64 * 1024);
+        self.unmap();
+        self.file.set_len(len as u64)?;
+        // SAFETY: maps `len` bytes of a file this value owns, which was just
+        // made that long; the mapping is released in `unmap`.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                std::os::fd::AsRawFd::as_raw_fd(&self.file),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        self.ptr = ptr.cast();
+        self.len = len;
+        Ok(())
+    }
+
+    fn unmap(&mut self) {
+        if !self.ptr.is_null() {
+            // SAFETY: `ptr` and `len` describe a live mapping made in `reserve`.
+            unsafe { libc::munmap(self.ptr.cast(), self.len) };
+            self.ptr = std::ptr::null_mut();
+            self.len = 0;
+        }
+    }
+
+    fn bytes(&mut self) -> &mut [u8] {
+        if self.ptr.is_null() {
+            return &mut [];
+        }
+        // SAFETY: a live mapping of `len` bytes, borrowed mutably through
+        // `&mut self`.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
+    }
+}
+
+impl Drop for Mapped {
+    fn drop(&mut self) {
+        self.unmap();
+    }
+}
+
+/// The writer's side: two mapped files written in turn.
 #[derive(Debug)]
 pub struct CheckpointWriter {
-    files: [File; 2],
-    next: Mutex<(usize, u64)>,
+    state: Mutex<Writer>,
 }
 
-impl CheckpointWriter {
-    /// Creates (or truncates) the two files next to `base`, readable and
-    /// writable by the user only.
-    pub fn create(base: &Path) -> std::io::Result<CheckpointWriter> {
-        let open = |path: &PathBuf| {
-            OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .mode(0o600)
-                .open(path)
+#[derive(Debug)]
+struct Writer {
+    files: [Mapped; 2],
+    slot: usize,
+    seq: u64,
+}
+
+/// The two checkpoint files.
+#[derive(Debug)]
+pub struct Checkpoints {
+    files: [File; 2],
+}
+
+impl Checkpoints {
+    /// Two new, empty memory files (close-on-exec; pass them to a runner
+    /// with `dup2`).
+    pub fn create() -> std::io::Result<Checkpoints> {
+        let make = || -> std::io::Result<File> {
+            // SAFETY: a valid C string; memfd_create returns a new descriptor
+            // that the File then owns, or -1.
+            let fd =
+                unsafe { libc::memfd_create(c"relive-checkpoint".as_ptr(), libc::MFD_CLOEXEC) };
+            if fd < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // SAFETY: `fd` is a new descriptor owned by nobody else.
+            Ok(unsafe { File::from_raw_fd(fd) })
         };
-        let [a, b] = paths(base);
-        let files = [open(&a)?, open(&b)?];
-        // Continue the sequence of what is there, so that a resumed runner's
-        // first checkpoint is the newest.
-        let (slot, seq) = [&files[0], &files[1]]
+        Ok(Checkpoints {
+            files: [make()?, make()?],
+        })
+    }
+
+    /// The checkpoint files a supervisor passed as descriptors `a` and `b`.
+    ///
+    /// # Safety
+    /// `a` and `b` must be open descriptors of checkpoint files that nothing
+    /// else in this process owns.
+    pub unsafe fn from_fds(a: RawFd, b: RawFd) -> Checkpoints {
+        // SAFETY: the caller hands over ownership of both descriptors.
+        let files = unsafe { [File::from_raw_fd(a), File::from_raw_fd(b)] };
+        Checkpoints { files }
+    }
+
+    /// The descriptors, to pass to a runner.
+    pub fn fds(&self) -> [RawFd; 2] {
+        [self.files[0].as_raw_fd(), self.files[1].as_raw_fd()]
+    }
+
+    /// The newest complete checkpoint, if any.
+    pub fn read_latest(&self) -> Option<Vec<u8>> {
+        self.files
+            .iter()
+            .filter_map(read_file)
+            .max_by_key(|(seq, _)| *seq)
+            .map(|(_, state)| state)
+    }
+
+    /// A writer that continues the sequence of what the files hold, so that
+    /// a resumed runner's first checkpoint is the newest.
+    pub fn writer(&self) -> std::io::Result<CheckpointWriter> {
+        let (slot, seq) = self
+            .files
             .iter()
             .enumerate()
             .filter_map(|(i, f)| read_file(f).map(|(seq, _)| (i, seq)))
             .max_by_key(|&(_, seq)| seq)
             .map_or((0, 0), |(i, seq)| (1 - i, seq + 1));
+        let [a, b] = [self.files[0].try_clone()?, self.files[1].try_clone()?];
         Ok(CheckpointWriter {
-            files,
-            next: Mutex::new((slot, seq)),
+            state: Mutex::new(Writer {
+                files: [Mapped::new(a), Mapped::new(b)],
+                slot,
+                seq,
+            }),
         })
     }
+}
 
-    /// Writes `state` over the older file: one positioned write.
+impl CheckpointWriter {
+    /// Writes `state` over the older file.
     pub fn write(&self, state: &[u8]) -> std::io::Result<()> {
-        let mut next = self
-            .next
+        let mut writer = self
+            .state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (slot, seq) = *next;
-        let mut record = Vec::with_capacity(HEADER + state.len());
-        record.extend_from_slice(&MAGIC);
-        record.extend_from_slice(&seq.to_le_bytes());
-        record.extend_from_slice(&(state.len() as u64).to_le_bytes());
-        record.extend_from_slice(&checksum(state).to_le_bytes());
-        record.extend_from_slice(state);
-        self.files[slot].write_all_at(&record, 0)?;
-        *next = (1 - slot, seq + 1);
+        let (slot, seq) = (writer.slot, writer.seq);
+        let file = &mut writer.files[slot];
+        file.reserve(HEADER + state.len())?;
+        let out = file.bytes();
+        // The payload first, the header (with its checksum) last: until the
+        // header is complete, a reader sees the old record's header and a
+        // payload that no longer matches its checksum, and skips this file.
+        out[HEADER..HEADER + state.len()].copy_from_slice(state);
+        out[8..16].copy_from_slice(&seq.to_le_bytes());
+        out[16..24].copy_from_slice(&(state.len() as u64).to_le_bytes());
+        out[24..32].copy_from_slice(&checksum(state).to_le_bytes());
+        out[..8].copy_from_slice(&MAGIC);
+        writer.slot = 1 - slot;
+        writer.seq = seq + 1;
         Ok(())
     }
 }
@@ -95,43 +240,34 @@ fn read_file(file: &File) -> Option<(u64, Vec<u8>)> {
     (checksum(&state) == sum).then_some((seq, state))
 }
 
-/// The newest complete checkpoint next to `base`, if any.
-pub fn read_latest(base: &Path) -> Option<Vec<u8>> {
-    paths(base)
-        .iter()
-        .filter_map(|path| File::open(path).ok())
-        .filter_map(|file| read_file(&file))
-        .max_by_key(|(seq, _)| *seq)
-        .map(|(_, state)| state)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn the_newest_complete_checkpoint_wins_and_a_torn_one_is_skipped() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let base = dir.path().join("checkpoint");
-        assert_eq!(read_latest(&base), None);
-        let writer = CheckpointWriter::create(&base).expect("create");
+        let files = Checkpoints::create().expect("memory files");
+        assert_eq!(files.read_latest(), None);
+        let writer = files.writer().expect("writer");
         writer.write(b"first").expect("write");
         writer.write(b"second, longer").expect("write");
-        assert_eq!(read_latest(&base).as_deref(), Some(&b"second, longer"[..]));
+        assert_eq!(files.read_latest().as_deref(), Some(&b"second, longer"[..]));
         writer.write(b"third").expect("write");
-        assert_eq!(read_latest(&base).as_deref(), Some(&b"third"[..]));
+        assert_eq!(files.read_latest().as_deref(), Some(&b"third"[..]));
 
         // Tear the newest (it went to file 0): the older one is used.
-        let torn = paths(&base)[0].clone();
-        let mut bytes = std::fs::read(&torn).expect("read");
-        let last = bytes.len() - 1;
-        bytes[last] ^= 0xff;
-        std::fs::write(&torn, &bytes).expect("tear");
-        assert_eq!(read_latest(&base).as_deref(), Some(&b"second, longer"[..]));
+        let mut byte = [0u8; 1];
+        files.files[0]
+            .read_exact_at(&mut byte, HEADER as u64)
+            .expect("read");
+        files.files[0]
+            .write_all_at(&[byte[0] ^ 0xff], HEADER as u64)
+            .expect("tear");
+        assert_eq!(files.read_latest().as_deref(), Some(&b"second, longer"[..]));
 
-        // A new writer continues the sequence.
-        let writer = CheckpointWriter::create(&base).expect("reopen");
+        // A new writer (a resumed runner) continues the sequence.
+        let writer = files.writer().expect("second writer");
         writer.write(b"fourth").expect("write");
-        assert_eq!(read_latest(&base).as_deref(), Some(&b"fourth"[..]));
+        assert_eq!(files.read_latest().as_deref(), Some(&b"fourth"[..]));
     }
 }

@@ -19,10 +19,12 @@ pub struct Staging {
 }
 
 impl Staging {
-    /// Creates the folder under the system temp folder.
+    /// Creates the folder under the system temp folder, first removing the
+    /// folders of earlier runs whose process is gone (killed, or crashed).
     pub fn new() -> std::io::Result<Staging> {
+        remove_stale(&std::env::temp_dir());
         let dir = tempfile::Builder::new()
-            .prefix("relive-")
+            .prefix(&format!("relive-{}-", std::process::id()))
             .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir()?;
         let meta = std::fs::symlink_metadata(dir.path())?;
@@ -67,6 +69,32 @@ impl Staging {
     }
 }
 
+/// Removes `relive-<pid>-*` folders of this user in `temp` whose process no
+/// longer runs. Failures are ignored: another run may be removing the same.
+fn remove_stale(temp: &Path) {
+    let Ok(entries) = std::fs::read_dir(temp) else {
+        return;
+    };
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("relive-"))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let mine =
+            std::fs::symlink_metadata(entry.path()).is_ok_and(|m| m.is_dir() && m.uid() == me);
+        if mine && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,5 +112,24 @@ mod tests {
         assert_eq!(std::fs::metadata(&copy).expect("file").mode() & 0o077, 0);
         let again = staging.stage(Path::new("/x/libapp.so"), 7, b"other");
         assert!(again.is_err(), "an existing name is never reused");
+    }
+
+    #[test]
+    fn folders_of_runs_that_are_gone_are_removed() {
+        let temp = tempfile::tempdir().expect("temp");
+        // pid_max is at most 2^22: this pid cannot be running.
+        let gone = temp.path().join("relive-99999999-abc");
+        let alive = temp
+            .path()
+            .join(format!("relive-{}-abc", std::process::id()));
+        let other = temp.path().join("relive-notapid");
+        for dir in [&gone, &alive, &other] {
+            std::fs::create_dir(dir).expect("mkdir");
+        }
+        std::fs::write(gone.join("libapp.gen1.so"), b"x").expect("file");
+        remove_stale(temp.path());
+        assert!(!gone.exists());
+        assert!(alive.exists());
+        assert!(other.exists());
     }
 }

@@ -420,10 +420,13 @@ pub fn restore<T: App + Root>(slot: &Slot<T>) -> Status {
     })
 }
 
-/// `relive_discard_snapshot`.
+/// `relive_discard_snapshot`: drops the kept copy and the saved bytes.
 pub fn discard_snapshot<T: App + Root>(slot: &Slot<T>) -> Status {
     guard(|| {
         slot.snapshot_cell().take();
+        // The saved bytes (a checkpoint) are not needed once the next
+        // generation runs; a closed library's statics are never dropped.
+        forget_saved(slot);
         Ok(Status::OK)
     })
 }

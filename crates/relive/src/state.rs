@@ -24,6 +24,12 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// offsets and field types: relive moves values between generations as raw
 /// bytes when two descriptions match. Derive it rather than implementing it.
 pub unsafe trait State: Sized + 'static {
+    /// True when a bitwise copy of a value is a valid, independent value (no
+    /// heap, no pointers, nothing to drop): snapshots of `Vec`s of such
+    /// types are one `memcpy`. `#[derive(State)]` sets it when every field's
+    /// type has it.
+    const POD: bool = false;
+
     /// Adds this type (and the types inside it) to `layout`, returns its key.
     fn describe(layout: &mut LayoutBuilder) -> String;
 

@@ -16,9 +16,12 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::state::{Carry, LayoutBuilder, Load, State};
 
 macro_rules! scalar {
-    ($($t:ty),*) => {$(
-        // SAFETY: a scalar's size and alignment are all its layout.
+    ($pod:literal: $($t:ty),*) => {$(
+        // SAFETY: a scalar's size and alignment are all its layout; the plain
+        // ones are copyable bit for bit.
         unsafe impl State for $t {
+            const POD: bool = $pod;
+
             fn describe(layout: &mut LayoutBuilder) -> String {
                 layout.scalar::<$t>()
             }
@@ -35,28 +38,11 @@ macro_rules! scalar {
     )*};
 }
 
-scalar!(
-    u8,
-    u16,
-    u32,
-    u64,
-    u128,
-    usize,
-    i8,
-    i16,
-    i32,
-    i64,
-    i128,
-    isize,
-    f32,
-    f64,
-    bool,
-    char,
-    (),
-    String,
-    std::time::Duration,
-    std::path::PathBuf
+scalar!(true:
+    u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64, bool, char, (),
+    std::time::Duration
 );
+scalar!(false: String, std::path::PathBuf);
 
 macro_rules! container {
     (
@@ -88,7 +74,7 @@ macro_rules! container {
 }
 
 container!("Vec", [T: State], Vec<T>, [T],
-    snapshot |s| s.iter().map(State::snapshot).collect(),
+    snapshot |s| if T::POD { copy_pod(s) } else { s.iter().map(State::snapshot).collect() },
     save |v, s| match as_bytes(v) {
         Some(bytes) => s.serialize_bytes(bytes),
         None => s.collect_seq(v.iter().map(Carry)),
@@ -128,6 +114,19 @@ container!("BTreeMap", [K: State + Ord, V: State], BTreeMap<K, V>, [K, V],
         .into_iter()
         .map(|(k, v)| (k.0, v.0))
         .collect()));
+
+/// A copy of a slice of plain data: one `memcpy`.
+fn copy_pod<T: State>(items: &[T]) -> Vec<T> {
+    debug_assert!(T::POD);
+    let mut out = Vec::with_capacity(items.len());
+    // SAFETY: `T::POD` promises that a bitwise copy is a valid, independent
+    // value; `out` has room for `len` elements and they are all written.
+    unsafe {
+        std::ptr::copy_nonoverlapping(items.as_ptr(), out.as_mut_ptr(), items.len());
+        out.set_len(items.len());
+    }
+    out
+}
 
 /// The elements as bytes when `T` is `u8`: a `Vec<u8>` (an image, a
 /// buffer) is saved as one binary blob, at `memcpy` speed, not byte by byte.
@@ -177,6 +176,8 @@ impl<'de, T: State> Visitor<'de> for Elements<T> {
 
 // SAFETY: an array is `N` elements of `T` in a row.
 unsafe impl<T: State, const N: usize> State for [T; N] {
+    const POD: bool = T::POD;
+
     fn describe(layout: &mut LayoutBuilder) -> String {
         layout.add::<Self>(|layout| Kind::Array {
             elem: T::describe(layout),
@@ -203,6 +204,7 @@ macro_rules! tuple {
     ($($p:ident $i:tt),+) => {
         // SAFETY: element offsets come from `offset_of!`.
         unsafe impl<$($p: State),+> State for ($($p,)+) {
+            const POD: bool = true $(&& $p::POD)+;
             fn describe(layout: &mut LayoutBuilder) -> String {
                 layout.add::<Self>(|layout| Kind::Tuple {
                     fields: vec![$(layout.field::<$p>(stringify!($i), offset_of!(Self, $i))),+],

@@ -265,3 +265,28 @@ proptest! {
         prop_assert_eq!(s.e, (u16::from(e.0), e.1));
     }
 }
+
+#[test]
+fn plain_data_is_marked_and_snapshots_copy_it_exactly() {
+    const {
+        assert!(
+            !<before::S as State>::POD,
+            "a String field is not plain data"
+        )
+    };
+    #[derive(Debug, Default, Clone, PartialEq, relive::State)]
+    struct P {
+        x: f32,
+        tag: (u8, bool),
+        cells: [u16; 3],
+    }
+    const { assert!(<P as State>::POD) };
+    let items: Vec<P> = (0..1000)
+        .map(|i| P {
+            x: i as f32,
+            tag: (i as u8, i % 2 == 0),
+            cells: [i as u16; 3],
+        })
+        .collect();
+    assert_eq!(items.snapshot(), items);
+}

@@ -298,6 +298,16 @@ impl Drop for Relive {
         if std::thread::panicking() {
             eprintln!("{}", self.report());
         }
+        // Ask for a clean exit first, so relive removes its private folder.
+        // SAFETY: kill has no memory effects; the pid is our child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        let until = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < until {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

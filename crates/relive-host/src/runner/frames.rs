@@ -156,9 +156,12 @@ impl Thread {
     }
 
     /// Saves the state where a crash can find it, before new code runs.
-    fn write_checkpoint(&mut self) -> u64 {
+    /// Returns how long it took and, when it worked, the saved bytes (owned
+    /// by the library, valid until its next save), which also serve a
+    /// rollback.
+    fn write_checkpoint(&mut self) -> (u64, Option<Bytes>) {
         let Some(sink) = self.checkpoint.clone() else {
-            return 0;
+            return (0, None);
         };
         let t = Instant::now();
         let number = self.generation.number();
@@ -173,6 +176,7 @@ impl Thread {
             };
             sink(number, data).map_err(|e| format!("cannot write the checkpoint: {e}"))
         });
+        let kept = written.is_ok().then_some(bytes);
         if let Err(reason) = written
             && !self.checkpoint_reported
         {
@@ -185,7 +189,7 @@ impl Thread {
                 reason,
             });
         }
-        micros(t.elapsed())
+        (micros(t.elapsed()), kept)
     }
 
     fn halt(&mut self, message: String, fresh: bool) {
@@ -376,8 +380,11 @@ impl Thread {
         self.postponed_reported = false;
         let stop_workers_us = micros(t.elapsed());
 
-        let checkpoint_us = self.write_checkpoint();
+        let (checkpoint_us, checkpoint) = self.write_checkpoint();
         let migrate = plan.mode == Mode::Migrate;
+        // A rollback restores the checkpoint when there is one (the same
+        // types load it exactly), else a deep snapshot taken now.
+        let snapshot = !migrate && checkpoint.is_none();
         let (mut snapshot_us, mut save_us) = (0, 0);
         let mut saved = Bytes {
             ptr: std::ptr::null(),
@@ -392,11 +399,13 @@ impl Thread {
             save_us = micros(t.elapsed());
             self.check(status)
                 .map_err(|m| format!("the old code could not save the state: {m}"))
-        } else {
+        } else if snapshot {
             let status = self.generation.snapshot();
             snapshot_us = micros(t.elapsed());
             self.check(status)
                 .map_err(|m| format!("the state's snapshot for a rollback failed: {m}"))
+        } else {
+            Ok(Status::OK)
         };
         if let Err(message) = prepared {
             self.resume();
@@ -448,7 +457,16 @@ impl Thread {
                 true
             }
             Verdict::Rollback => {
-                if !migrate && let Err(message) = self.check(self.generation.restore()) {
+                let restored = match (migrate, checkpoint) {
+                    (true, _) => Status::OK, // the old state was never moved
+                    // SAFETY: the checkpoint's bytes belong to this library and
+                    // nothing was saved since.
+                    (false, Some(bytes)) if !snapshot => unsafe {
+                        self.generation.load_saved(bytes)
+                    },
+                    (false, _) => self.generation.restore(),
+                };
+                if let Err(message) = self.check(restored) {
                     self.halt(message, false);
                     return false;
                 }
