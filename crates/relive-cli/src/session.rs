@@ -40,8 +40,10 @@ const STORM_MAX_WAIT: Duration = Duration::from_secs(10);
 /// Quiet time after the library changed on disk (a build started elsewhere)
 /// before it is read.
 const ARTIFACT_QUIET: Duration = Duration::from_millis(50);
-/// How often the status line is drawn again on a TTY.
+/// How often the status line is drawn again on a TTY (in case the app
+/// cleared the screen), and while a build's spinner turns.
 const STATUS_REDRAW: Duration = Duration::from_secs(1);
+const SPINNER_REDRAW: Duration = Duration::from_millis(100);
 
 enum Msg {
     SourceChanged,
@@ -229,7 +231,12 @@ impl Session {
             if self.terminal.has_status_line() {
                 if now >= self.status_due {
                     self.terminal.redraw();
-                    self.status_due = now + STATUS_REDRAW;
+                    let every = if self.terminal.spinning() {
+                        SPINNER_REDRAW
+                    } else {
+                        STATUS_REDRAW
+                    };
+                    self.status_due = now + every;
                 }
                 due = Some(due.map_or(self.status_due, |d| d.min(self.status_due)));
             }
@@ -309,7 +316,8 @@ impl Session {
         self.building = true;
         self.debounce.build_started();
         self.events.emit("build_started", json!({}));
-        self.terminal.set_build("building…".into());
+        self.terminal.start_build();
+        self.status_due = Instant::now();
         let request = BuildRequest {
             manifest_path: self.package.manifest_path.clone(),
             package: self.package.name.clone(),

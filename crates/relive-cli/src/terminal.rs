@@ -27,7 +27,12 @@ struct Status {
     generation: u64,
     build: String,
     pause: String,
+    /// When the running build started (a spinner and its time are shown).
+    building_since: Option<std::time::Instant>,
 }
+
+/// Spinner frames, one per redraw.
+const SPINNER: [char; 10] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
 /// Output to the person running relive.
 #[derive(Debug)]
@@ -117,10 +122,23 @@ impl Terminal {
         self.draw_status();
     }
 
-    /// Updates the status line's build part.
+    /// Updates the status line's build part (and ends a running build's
+    /// spinner).
     pub fn set_build(&mut self, build: String) {
         self.status.build = build;
+        self.status.building_since = None;
         self.draw_status();
+    }
+
+    /// A build started: the status line shows a spinner and the time since.
+    pub fn start_build(&mut self) {
+        self.status.building_since = Some(std::time::Instant::now());
+        self.draw_status();
+    }
+
+    /// Whether a build's spinner is showing (it wants frequent redraws).
+    pub fn spinning(&self) -> bool {
+        self.rows > 0 && self.status.building_since.is_some()
     }
 
     /// Updates the status line's last swap pause.
@@ -135,7 +153,11 @@ impl Terminal {
         }
         let s = &self.status;
         let mut parts = vec![format!("relive · generation {}", s.generation)];
-        if !s.build.is_empty() {
+        if let Some(since) = s.building_since {
+            let elapsed = since.elapsed();
+            let frame = SPINNER[(elapsed.as_millis() / 100) as usize % SPINNER.len()];
+            parts.push(format!("building {frame} {:.1} s", elapsed.as_secs_f64()));
+        } else if !s.build.is_empty() {
             parts.push(s.build.clone());
         }
         if !s.pause.is_empty() {
