@@ -121,10 +121,12 @@ pub mod symbols {
     /// `extern "C" fn(u64) -> Status`: stop and join worker threads within
     /// the given milliseconds.
     pub const STOP_WORKERS: &str = "relive_stop_workers";
-    /// `extern "C" fn(u32, *mut Bytes) -> Status`: serialises the state by
-    /// field name (for a migration, or with a non-zero first argument for a
-    /// checkpoint another process can load, which `fn` pointers and trait
-    /// objects refuse); the bytes stay valid until the next call.
+    /// `extern "C" fn(u32, *mut u8, usize, *mut Bytes) -> Status`:
+    /// serialises the state by field name (for a migration, or with a
+    /// non-zero first argument for a checkpoint another process can load,
+    /// which `fn` pointers and trait objects refuse). It writes into the
+    /// given buffer when it fits (then `out` points into it), else into a
+    /// buffer of the library, valid until the next call.
     pub const SAVE: &str = "relive_save";
     /// `extern "C" fn(Bytes) -> Status`: makes the state from bytes that
     /// another generation's `relive_save` wrote, matching fields by name.

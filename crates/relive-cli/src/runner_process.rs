@@ -97,7 +97,7 @@ pub fn run(args: RunnerArgs) -> anyhow::Result<ExitCode> {
     let writer = checkpoints
         .writer()
         .context("cannot map the checkpoint files")?;
-    let sink: CheckpointSink = Arc::new(move |_generation, bytes| writer.write(bytes));
+    let sink: CheckpointSink = Arc::new(writer);
     let staging = args.staging.clone();
     let commands = std::thread::spawn(move || {
         let mut handle = |command: Command| match command {

@@ -5,7 +5,9 @@
 //! Writing must be cheap (it is part of the swap pause) and a crash halfway
 //! through a write must never leave an unreadable checkpoint. So there are
 //! two files, written in turn, each with a header (magic, sequence number,
-//! length, checksum): a reader takes the newer of the two that is complete.
+//! length): the writer clears the magic first, writes the state, then the
+//! header, magic last, so a write cut short leaves a file without magic, and
+//! a reader takes the newer of the two that has one.
 //! The files are anonymous memory files (`memfd`) that the supervisor makes
 //! and hands to each runner: nothing on disk, nothing another user can open,
 //! and, mapped shared in the runner, a checkpoint is a `memcpy` with no
@@ -18,30 +20,11 @@ use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::os::unix::fs::FileExt;
 use std::sync::Mutex;
 
-const MAGIC: [u8; 8] = *b"relivecp";
-const HEADER: usize = 8 + 8 + 8 + 8;
+use relive_abi::Bytes;
 
-/// A 64-bit checksum over 8-byte words (a sum with rotation, which the
-/// compiler vectorises: a megabyte takes tens of microseconds): enough to tell
-/// a torn write, whose tail still holds older bytes, from a complete one.
-fn checksum(bytes: &[u8]) -> u64 {
-    let words = bytes.chunks_exact(8);
-    let tail = words.remainder();
-    let mut lanes = [0u64; 4];
-    for (i, chunk) in words.enumerate() {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let lane = &mut lanes[i % 4];
-        *lane = lane.rotate_left(5).wrapping_add(u64::from_le_bytes(word));
-    }
-    let mut sum = lanes
-        .iter()
-        .fold(bytes.len() as u64, |acc, &lane| acc.rotate_left(17) ^ lane);
-    for &b in tail {
-        sum = sum.rotate_left(8) ^ u64::from(b);
-    }
-    sum
-}
+const MAGIC: [u8; 8] = *b"relivecp";
+/// Magic, sequence number, length, reserved.
+const HEADER: usize = 8 + 8 + 8 + 8;
 
 /// One checkpoint file, mapped shared into this process.
 #[derive(Debug)]
@@ -203,28 +186,69 @@ impl Checkpoints {
 }
 
 impl CheckpointWriter {
-    /// Writes `state` over the older file.
-    pub fn write(&self, state: &[u8]) -> std::io::Result<()> {
+    /// Writes a checkpoint over the older file. `fill` gets the file's
+    /// free space for the state and returns how many bytes it wrote there,
+    /// or the state as bytes it could not fit (they are copied in, and the
+    /// file grows for next time), or nothing. Returns where the state now
+    /// is (empty for nothing), valid until the write after next.
+    pub fn write_with<'b>(
+        &self,
+        fill: impl FnOnce(&mut [u8]) -> Filled<'b>,
+    ) -> std::io::Result<Bytes> {
         let mut writer = self
             .state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let (slot, seq) = (writer.slot, writer.seq);
         let file = &mut writer.files[slot];
-        file.reserve(HEADER + state.len())?;
+        file.reserve(HEADER + 4096)?;
+        // Invalid until complete.
+        file.bytes()[..8].fill(0);
+        std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
+        let len = match fill(&mut file.bytes()[HEADER..]) {
+            // The older checkpoint was given up; the newer one stays.
+            Filled::Nothing => {
+                return Ok(Bytes {
+                    ptr: std::ptr::null(),
+                    len: 0,
+                });
+            }
+            Filled::InPlace(len) => len,
+            Filled::Elsewhere(state) => {
+                file.reserve(HEADER + state.len())?;
+                file.bytes()[HEADER..HEADER + state.len()].copy_from_slice(state);
+                state.len()
+            }
+        };
         let out = file.bytes();
-        // The payload first, the header (with its checksum) last: until the
-        // header is complete, a reader sees the old record's header and a
-        // payload that no longer matches its checksum, and skips this file.
-        out[HEADER..HEADER + state.len()].copy_from_slice(state);
         out[8..16].copy_from_slice(&seq.to_le_bytes());
-        out[16..24].copy_from_slice(&(state.len() as u64).to_le_bytes());
-        out[24..32].copy_from_slice(&checksum(state).to_le_bytes());
+        out[16..24].copy_from_slice(&(len as u64).to_le_bytes());
+        std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
         out[..8].copy_from_slice(&MAGIC);
+        let state = Bytes {
+            ptr: out[HEADER..].as_ptr(),
+            len,
+        };
         writer.slot = 1 - slot;
         writer.seq = seq + 1;
-        Ok(())
+        Ok(state)
     }
+
+    /// Writes `state` as a checkpoint.
+    pub fn write(&self, state: &[u8]) -> std::io::Result<()> {
+        self.write_with(|_| Filled::Elsewhere(state)).map(|_| ())
+    }
+}
+
+/// What a checkpoint's `fill` did.
+#[derive(Debug)]
+pub enum Filled<'a> {
+    /// Wrote this many bytes into the space it was given.
+    InPlace(usize),
+    /// Did not fit: here are the bytes.
+    Elsewhere(&'a [u8]),
+    /// Could not make the state: nothing is written.
+    Nothing,
 }
 
 fn read_file(file: &File) -> Option<(u64, Vec<u8>)> {
@@ -234,10 +258,10 @@ fn read_file(file: &File) -> Option<(u64, Vec<u8>)> {
     if header[..8] != MAGIC {
         return None;
     }
-    let (seq, len, sum) = (word(8)?, word(16)?, word(24)?);
+    let (seq, len) = (word(8)?, word(16)?);
     let mut state = vec![0u8; usize::try_from(len).ok()?];
     file.read_exact_at(&mut state, HEADER as u64).ok()?;
-    (checksum(&state) == sum).then_some((seq, state))
+    Some((seq, state))
 }
 
 #[cfg(test)]
@@ -255,15 +279,27 @@ mod tests {
         writer.write(b"third").expect("write");
         assert_eq!(files.read_latest().as_deref(), Some(&b"third"[..]));
 
-        // Tear the newest (it went to file 0): the older one is used.
-        let mut byte = [0u8; 1];
-        files.files[0]
-            .read_exact_at(&mut byte, HEADER as u64)
-            .expect("read");
-        files.files[0]
-            .write_all_at(&[byte[0] ^ 0xff], HEADER as u64)
-            .expect("tear");
+        // A write cut short leaves its file without magic: the older is used.
+        files.files[0].write_all_at(&[0; 8], 0).expect("tear");
         assert_eq!(files.read_latest().as_deref(), Some(&b"second, longer"[..]));
+
+        // A state written in place, and one too large for the space given.
+        let at = writer
+            .write_with(|space| {
+                space[..5].copy_from_slice(b"fifth");
+                Filled::InPlace(5)
+            })
+            .expect("in place");
+        assert_eq!(at.len, 5);
+        assert_eq!(files.read_latest().as_deref(), Some(&b"fifth"[..]));
+        let big = vec![9u8; 1 << 20];
+        writer
+            .write_with(|space| {
+                assert!(space.len() < big.len());
+                Filled::Elsewhere(&big)
+            })
+            .expect("grown");
+        assert_eq!(files.read_latest().map(|s| s.len()), Some(1 << 20));
 
         // A new writer (a resumed runner) continues the sequence.
         let writer = files.writer().expect("second writer");

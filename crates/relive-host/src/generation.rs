@@ -39,7 +39,7 @@ struct Entries {
     discard_snapshot: StatusFn,
     drop_state: StatusFn,
     stop_workers: extern "C" fn(u64) -> Status,
-    save: extern "C" fn(u32, *mut Bytes) -> Status,
+    save: extern "C" fn(u32, *mut u8, usize, *mut Bytes) -> Status,
     load: extern "C" fn(Bytes) -> Status,
     last_message: BytesFn,
 }
@@ -293,17 +293,21 @@ impl Generation {
         (self.entries.drop_state)()
     }
 
-    /// Saves the state by field name. With `portable`, values that only
+    /// Saves the state by field name, into `into` when it fits (then the
+    /// returned bytes point into it), else into a buffer of the library,
+    /// valid until the next call into it. With `portable`, values that only
     /// mean something inside this process (`fn` pointers, trait objects)
     /// make it fail, so the bytes can restore the state in a new process.
-    /// The bytes belong to the library and stay valid until the next call
-    /// into it.
-    pub fn save(&self, portable: bool) -> (Status, Bytes) {
+    pub fn save(&self, portable: bool, into: Option<&mut [u8]>) -> (Status, Bytes) {
         let mut out = Bytes {
             ptr: std::ptr::null(),
             len: 0,
         };
-        let status = (self.entries.save)(u32::from(portable), &mut out);
+        let (buf, cap) = match into {
+            Some(space) => (space.as_mut_ptr(), space.len()),
+            None => (std::ptr::null_mut(), 0),
+        };
+        let status = (self.entries.save)(u32::from(portable), buf, cap, &mut out);
         (status, out)
     }
 

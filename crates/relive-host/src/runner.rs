@@ -24,10 +24,9 @@ use crate::plan::{Plan, plan};
 use control::{Control, Request, Verdict};
 use frames::Start;
 
-/// Where a runner writes the state's checkpoint at each swap: called with
-/// the generation that saved it and the saved bytes; must be durable when it
-/// returns, because the new code runs right after.
-pub type CheckpointSink = Arc<dyn Fn(u64, &[u8]) -> std::io::Result<()> + Send + Sync>;
+/// Where a runner writes the state's checkpoint at every swap, before the
+/// new code runs (see [`crate::checkpoint`]).
+pub type CheckpointSink = Arc<crate::checkpoint::CheckpointWriter>;
 
 /// How the first generation gets its state.
 #[derive(Debug)]

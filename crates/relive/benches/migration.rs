@@ -150,7 +150,7 @@ fn measure(n: usize, runs: usize) -> Row {
             len: 0,
         };
         // SAFETY: `bytes` is writable.
-        unsafe { __rt::save(&a, false, &mut bytes) };
+        unsafe { __rt::save(&a, false, std::ptr::null_mut(), 0, &mut bytes) };
         // SAFETY: `bytes` stays valid until the next call into `a`.
         unsafe { __rt::load(&c, bytes) };
         let took = t.elapsed();

@@ -449,31 +449,52 @@ pub fn saving_portably() -> bool {
     PORTABLE.load(Ordering::Relaxed)
 }
 
-/// `relive_save`: writes the state by field name for a migration. The bytes
-/// stay valid until the next call into this library.
+/// `relive_save`: writes the state by field name, into `buf` when it fits
+/// (no copy at all), else into the library's own buffer, whose bytes stay
+/// valid until the next call into this library.
 ///
 /// # Safety
-/// `out` must be null or point to a writable [`Bytes`].
-pub unsafe fn save<T: App + Root>(slot: &Slot<T>, portable: bool, out: *mut Bytes) -> Status {
+/// `buf` must be null or point to `cap` writable bytes; `out` must be null
+/// or point to a writable [`Bytes`].
+pub unsafe fn save<T: App + Root>(
+    slot: &Slot<T>,
+    portable: bool,
+    buf: *mut u8,
+    cap: usize,
+    out: *mut Bytes,
+) -> Status {
     guard(|| {
         if out.is_null() {
             return Err("save output is null".into());
         }
         let state = slot.get_mut()?;
-        // SAFETY: calls are serialised (module docs).
-        let saved = unsafe { &mut *slot.saved.get() };
-        saved.clear();
         PORTABLE.store(portable, Ordering::Relaxed);
-        let written = rmp_serde::encode::write_named(saved, &Carry(&*state));
-        PORTABLE.store(false, Ordering::Relaxed);
-        written.map_err(|e| format!("cannot save the state: {e}"))?;
-        // SAFETY: the host passes a writable Bytes.
-        unsafe {
-            *out = Bytes {
+        let written = (|| -> Result<Bytes, String> {
+            if !buf.is_null() && cap > 0 {
+                // SAFETY: the host passes `cap` writable bytes.
+                let space = unsafe { std::slice::from_raw_parts_mut(buf, cap) };
+                let mut cursor = std::io::Cursor::new(space);
+                if rmp_serde::encode::write_named(&mut cursor, &Carry(&*state)).is_ok() {
+                    return Ok(Bytes {
+                        ptr: buf,
+                        len: cursor.position() as usize,
+                    });
+                }
+                // Too small (or failed): the library's own buffer below says which.
+            }
+            // SAFETY: calls are serialised (module docs).
+            let saved = unsafe { &mut *slot.saved.get() };
+            saved.clear();
+            rmp_serde::encode::write_named(saved, &Carry(&*state))
+                .map_err(|e| format!("cannot save the state: {e}"))?;
+            Ok(Bytes {
                 ptr: saved.as_ptr(),
                 len: saved.len(),
-            }
-        };
+            })
+        })();
+        PORTABLE.store(false, Ordering::Relaxed);
+        // SAFETY: the host passes a writable Bytes.
+        unsafe { *out = written? };
         Ok(Status::OK)
     })
 }

@@ -192,9 +192,15 @@ macro_rules! export {
                 $crate::__rt::drop_state(&SLOT)
             }
             #[unsafe(no_mangle)]
-            extern "C" fn relive_save(portable: u32, out: *mut abi::Bytes) -> abi::Status {
-                // SAFETY: the host passes a writable Bytes, as the ABI requires.
-                unsafe { $crate::__rt::save(&SLOT, portable != 0, out) }
+            extern "C" fn relive_save(
+                portable: u32,
+                buf: *mut u8,
+                cap: usize,
+                out: *mut abi::Bytes,
+            ) -> abi::Status {
+                // SAFETY: the host passes a writable buffer of `cap` bytes (or
+                // null) and a writable Bytes, as the ABI requires.
+                unsafe { $crate::__rt::save(&SLOT, portable != 0, buf, cap, out) }
             }
             #[unsafe(no_mangle)]
             extern "C" fn relive_load(bytes: abi::Bytes) -> abi::Status {

@@ -18,6 +18,7 @@ use crate::plan::{Mode, Plan};
 use super::clock::Clock;
 use super::control::{Control, Handover, Request, Verdict};
 use super::{CheckpointSink, Msg, Stages};
+use crate::checkpoint::Filled;
 
 /// How long the first attempt to stop workers may block the frame loop.
 const STOP_WAIT: Duration = Duration::from_millis(50);
@@ -165,18 +166,28 @@ impl Thread {
         };
         let t = Instant::now();
         let number = self.generation.number();
-        let (status, bytes) = self.generation.save(true);
-        let written = self.check(status).and_then(|_| {
-            let data = if bytes.ptr.is_null() {
-                &[][..]
-            } else {
-                // SAFETY: the library returned `len` bytes it owns, valid
-                // until the next call into it.
-                unsafe { std::slice::from_raw_parts(bytes.ptr, bytes.len) }
-            };
-            sink(number, data).map_err(|e| format!("cannot write the checkpoint: {e}"))
-        });
-        let kept = written.is_ok().then_some(bytes);
+        let generation = self.generation.clone();
+        let mut status = Status::OK;
+        // The state is serialised straight into the checkpoint file when it
+        // fits there, else copied in from the library's buffer.
+        let written = sink
+            .write_with(|space| {
+                let space_ptr = space.as_ptr();
+                let (saved, bytes) = generation.save(true, Some(space));
+                status = saved;
+                if saved != Status::OK {
+                    Filled::Nothing
+                } else if std::ptr::eq(bytes.ptr, space_ptr) {
+                    Filled::InPlace(bytes.len)
+                } else {
+                    // SAFETY: the library returned `len` bytes it owns, valid
+                    // until the next call into it (after this copy).
+                    Filled::Elsewhere(unsafe { std::slice::from_raw_parts(bytes.ptr, bytes.len) })
+                }
+            })
+            .map_err(|e| format!("cannot write the checkpoint: {e}"))
+            .and_then(|bytes| self.check(status).map(|_| bytes));
+        let kept = written.as_ref().ok().copied();
         if let Err(reason) = written
             && !self.checkpoint_reported
         {
@@ -394,7 +405,7 @@ impl Thread {
         let prepared = if migrate {
             // The old state stays untouched (and is the rollback) until the
             // new code has loaded its copy and passed its first frame.
-            let (status, bytes) = self.generation.save(false);
+            let (status, bytes) = self.generation.save(false, None);
             saved = bytes;
             save_us = micros(t.elapsed());
             self.check(status)
