@@ -55,6 +55,20 @@ struct Split {
     shadow_bound: String,
 }
 
+impl Split {
+    /// What follows `impl` in an impl of `trait_` for `name`: generics,
+    /// trait, type and where clause.
+    fn header(&self, trait_: TokenStream, name: &syn::Ident) -> TokenStream {
+        let Split {
+            impl_generics,
+            ty_generics,
+            where_clause,
+            ..
+        } = self;
+        quote!(#impl_generics #trait_ for #name #ty_generics #where_clause)
+    }
+}
+
 fn split(input: &DeriveInput) -> Split {
     let mut generics = input.generics.clone();
     let params: Vec<_> = generics.type_params().map(|p| p.ident.clone()).collect();
@@ -157,16 +171,50 @@ fn from_shadow(
     quote!(#path { #(#values),* })
 }
 
+/// The `snapshot`, `save` and `load` methods of a `State` impl. `load`
+/// deserializes a `__ReliveShadow` (a `struct` or `enum`, as `shadow_kind`
+/// says, with the fields or variants `shadow_body`) into a local `shadow`
+/// and returns `build`.
+fn state_methods(
+    split: &Split,
+    snapshot_body: TokenStream,
+    save_body: TokenStream,
+    shadow_kind: TokenStream,
+    shadow_body: TokenStream,
+    build: TokenStream,
+) -> TokenStream {
+    let Split {
+        shadow_params,
+        shadow_bound,
+        ..
+    } = split;
+    quote! {
+        fn snapshot(&self) -> Self {
+            #snapshot_body
+        }
+        fn save<__S: ::relive::__serde::Serializer>(
+            &self,
+            serializer: __S,
+        ) -> ::core::result::Result<__S::Ok, __S::Error> {
+            #save_body
+        }
+        fn load<'__de, __D: ::relive::__serde::Deserializer<'__de>>(
+            deserializer: __D,
+        ) -> ::core::result::Result<Self, __D::Error> {
+            #[derive(::relive::__serde::Deserialize)]
+            #[serde(crate = "::relive::__serde", bound = #shadow_bound)]
+            #shadow_kind __ReliveShadow #shadow_params #shadow_body
+            let shadow: __ReliveShadow #shadow_params =
+                ::relive::__serde::Deserialize::deserialize(deserializer)?;
+            ::core::result::Result::Ok(#build)
+        }
+    }
+}
+
 fn expand_struct(input: &DeriveInput, fields: &Fields) -> syn::Result<TokenStream> {
     let name = &input.ident;
     let label = name.to_string();
-    let Split {
-        impl_generics,
-        ty_generics,
-        where_clause,
-        shadow_params,
-        shadow_bound,
-    } = split(input);
+    let split = split(input);
     let members = members(fields)?;
     let describe = describe_fields(&members, true);
     let pod = if members.iter().any(|m| m.attr == Attr::Skip) {
@@ -243,42 +291,36 @@ fn expand_struct(input: &DeriveInput, fields: &Fields) -> syn::Result<TokenStrea
     // Loading goes through a shadow struct with named fields even for tuple
     // structs (fields `0`, `1`, ... are saved by those names); `Self { 0: .. }`
     // builds a tuple struct too.
+    let methods = state_methods(
+        &split,
+        snapshot_body,
+        quote! {
+            use ::relive::__serde::ser::SerializeStruct as _;
+            let mut state = serializer.serialize_struct(#label, #count)?;
+            #(#save_fields)*
+            state.end()
+        },
+        quote!(struct),
+        quote!({ #(#shadow),* }),
+        build,
+    );
+    let state_impl = split.header(quote!(::relive::State), name);
+    let root_impl = split.header(quote!(::relive::state::Root), name);
 
     Ok(quote! {
         // SAFETY: offsets come from `offset_of!` and types from the fields;
         // a struct is plain data exactly when all its fields are.
-        unsafe impl #impl_generics ::relive::State for #name #ty_generics #where_clause {
+        unsafe impl #state_impl {
             const POD: bool = #pod;
             fn describe(layout: &mut ::relive::state::LayoutBuilder) -> ::std::string::String {
                 layout.add::<Self>(|layout| ::relive::__rt::abi::layout::Kind::Struct {
                     fields: ::std::vec![#(#describe),*],
                 })
             }
-            fn snapshot(&self) -> Self {
-                #snapshot_body
-            }
-            fn save<__S: ::relive::__serde::Serializer>(
-                &self,
-                serializer: __S,
-            ) -> ::core::result::Result<__S::Ok, __S::Error> {
-                use ::relive::__serde::ser::SerializeStruct as _;
-                let mut state = serializer.serialize_struct(#label, #count)?;
-                #(#save_fields)*
-                state.end()
-            }
-            fn load<'__de, __D: ::relive::__serde::Deserializer<'__de>>(
-                deserializer: __D,
-            ) -> ::core::result::Result<Self, __D::Error> {
-                #[derive(::relive::__serde::Deserialize)]
-                #[serde(crate = "::relive::__serde", bound = #shadow_bound)]
-                struct __ReliveShadow #shadow_params { #(#shadow),* }
-                let shadow: __ReliveShadow #shadow_params =
-                    ::relive::__serde::Deserialize::deserialize(deserializer)?;
-                ::core::result::Result::Ok(#build)
-            }
+            #methods
         }
 
-        impl #impl_generics ::relive::state::Root for #name #ty_generics #where_clause {
+        impl #root_impl {
             unsafe fn assemble(base: Self, src: *const u8, sources: &[i64]) -> Self {
                 let mut out = base;
                 #(#assemble)*
@@ -294,13 +336,7 @@ fn expand_struct(input: &DeriveInput, fields: &Fields) -> syn::Result<TokenStrea
 fn expand_enum(input: &DeriveInput, data: &syn::DataEnum) -> syn::Result<TokenStream> {
     let name = &input.ident;
     let label = name.to_string();
-    let Split {
-        impl_generics,
-        ty_generics,
-        where_clause,
-        shadow_params,
-        shadow_bound,
-    } = split(input);
+    let split = split(input);
 
     let mut describe = Vec::new();
     let mut snapshot = Vec::new();
@@ -414,34 +450,25 @@ fn expand_enum(input: &DeriveInput, data: &syn::DataEnum) -> syn::Result<TokenSt
     } else {
         quote!(match self { #(#snapshot),* })
     };
+    let methods = state_methods(
+        &split,
+        snapshot_body,
+        save_body,
+        quote!(enum),
+        quote!({ #(#shadow_variants),* }),
+        quote!(match shadow { #(#load_arms),* }),
+    );
+    let state_impl = split.header(quote!(::relive::State), name);
     Ok(quote! {
         // SAFETY: the variants and field types come from the definition; the
         // host moves enum bytes only between identical descriptions.
-        unsafe impl #impl_generics ::relive::State for #name #ty_generics #where_clause {
+        unsafe impl #state_impl {
             fn describe(layout: &mut ::relive::state::LayoutBuilder) -> ::std::string::String {
                 layout.add::<Self>(|layout| ::relive::__rt::abi::layout::Kind::Enum {
                     variants: ::std::vec![#(#describe),*],
                 })
             }
-            fn snapshot(&self) -> Self {
-                #snapshot_body
-            }
-            fn save<__S: ::relive::__serde::Serializer>(
-                &self,
-                serializer: __S,
-            ) -> ::core::result::Result<__S::Ok, __S::Error> {
-                #save_body
-            }
-            fn load<'__de, __D: ::relive::__serde::Deserializer<'__de>>(
-                deserializer: __D,
-            ) -> ::core::result::Result<Self, __D::Error> {
-                #[derive(::relive::__serde::Deserialize)]
-                #[serde(crate = "::relive::__serde", bound = #shadow_bound)]
-                enum __ReliveShadow #shadow_params { #(#shadow_variants),* }
-                let shadow: __ReliveShadow #shadow_params =
-                    ::relive::__serde::Deserialize::deserialize(deserializer)?;
-                ::core::result::Result::Ok(match shadow { #(#load_arms),* })
-            }
+            #methods
         }
     })
 }

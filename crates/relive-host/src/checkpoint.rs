@@ -62,7 +62,8 @@ impl Mapped {
                 std::ptr::null_mut(),
                 len,
                 libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
+                // Fault every page in now, not during the next swap.
+                libc::MAP_SHARED | libc::MAP_POPULATE,
                 std::os::fd::AsRawFd::as_raw_fd(&self.file),
                 0,
             )
@@ -220,7 +221,13 @@ impl CheckpointWriter {
                 state.len()
             }
         };
-        let out = file.bytes();
+        if len > 0 {
+            // The next swap writes the other file: make it as large now, so
+            // that it does not grow (and fault pages in) inside that pause.
+            let other = &mut writer.files[1 - slot];
+            other.reserve(HEADER + len)?;
+        }
+        let out = writer.files[slot].bytes();
         out[8..16].copy_from_slice(&seq.to_le_bytes());
         out[16..24].copy_from_slice(&(len as u64).to_le_bytes());
         std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);

@@ -3,7 +3,6 @@
 //! own module, `window`).
 
 use crate::harness::*;
-use crate::standalone::Example;
 
 /// A worker's line: "worker band-N started (generation G)" or "... stopped ...".
 struct WorkerLine {
@@ -48,7 +47,7 @@ fn generation_at_least(line: &str, min: u64) -> Option<u64> {
 
 #[test]
 fn workers_stop_before_the_swap_and_start_again_on_the_new_code() {
-    let app = Example::copy("workers", "workers");
+    let app = App::copy_example("workers", "workers");
     let relive = app.run(&[]);
     relive.wait_event("loaded", BUILD_DEADLINE);
     for band in 0..4 {
@@ -141,7 +140,7 @@ fn only_path(migrated: &serde_json::Value, key: &str, name: &str) {
 
 #[test]
 fn migration_keeps_the_values_when_fields_are_inserted_and_reordered() {
-    let app = Example::copy("migration", "migration");
+    let app = App::copy_example("migration", "migration");
     let relive = app.run(&[]);
     relive.wait_event("loaded", BUILD_DEADLINE);
     relive.wait_line("two seconds of generation 1", SHORT_DEADLINE, |l| {

@@ -1,8 +1,9 @@
-//! Drives the real `relive` binary on a copy of a fixture app, as a user
-//! would: start `relive run`, edit the source, and wait (with deadlines) for
-//! events and for the app's output.
+//! Drives the real `relive` binary on a copy of a fixture app (or of an
+//! example, made standalone by the `standalone` module), as a user would:
+//! start `relive run`, edit the source, and wait (with deadlines) for events
+//! and for the app's output.
 //!
-//! Every test gets its own copy of the fixture under a unique package name,
+//! Every test gets its own copy of the app under a unique package name,
 //! so the copies can share one target folder (`target/e2e`, built once per
 //! run) and tests can run in parallel. Set `RELIVE_KEEP_TMP=1` to keep the
 //! folders of failed tests.
@@ -36,7 +37,8 @@ pub fn shared_target() -> PathBuf {
         .unwrap_or_else(|| workspace_root().join("target").join("e2e"))
 }
 
-/// A private copy of a fixture package.
+/// A private copy of a fixture package, or of an example (made standalone
+/// by [`App::copy_example`]).
 pub struct App {
     dir: Option<tempfile::TempDir>,
     pub name: String,
@@ -56,32 +58,47 @@ impl Drop for App {
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 impl App {
-    /// Copies `fixtures/<fixture>` under the name `<fixture>_<test>`.
+    /// Copies `fixtures/<fixture>` under the name `<fixture>_<test>_<n>`.
     pub fn copy(fixture: &str, test: &str) -> App {
         let src = workspace_root().join("fixtures").join(fixture);
+        App::copy_package(&src, fixture, test, |manifest, name| {
+            let relive = workspace_root().join("crates").join("relive");
+            manifest
+                .replacen(
+                    &format!("name = \"{fixture}\""),
+                    &format!("name = \"{name}\""),
+                    1,
+                )
+                .replace("../../crates/relive", &relive.to_string_lossy())
+        })
+    }
+
+    /// Copies the package at `src` into a temp folder under the name
+    /// `<base>_<test>_<n>`, with its manifest rewritten by
+    /// `rewrite(manifest, name)` and the workspace's `Cargo.lock`.
+    pub fn copy_package(
+        src: &Path,
+        base: &str,
+        test: &str,
+        rewrite: impl FnOnce(&str, &str) -> String,
+    ) -> App {
         let dir = tempfile::Builder::new()
             .prefix(&format!("relive-e2e-{test}-"))
             .tempdir()
             .expect("temp dir");
-        copy_dir(&src, dir.path());
+        copy_dir(src, dir.path());
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let name = format!("{fixture}_{test}_{n}");
+        let name = format!("{base}_{test}_{n}");
         let manifest = dir.path().join("Cargo.toml");
-        let text = std::fs::read_to_string(&manifest).expect("fixture manifest");
-        let relive = workspace_root().join("crates").join("relive");
-        let text = text
-            .replacen(
-                &format!("name = \"{fixture}\""),
-                &format!("name = \"{name}\""),
-                1,
-            )
-            .replace("../../crates/relive", &relive.to_string_lossy());
-        std::fs::write(&manifest, text).expect("write manifest");
+        let text = std::fs::read_to_string(&manifest)
+            .unwrap_or_else(|e| panic!("cannot read the manifest of {}: {e}", src.display()));
+        std::fs::write(&manifest, rewrite(&text, &name)).expect("write manifest");
         // Same dependency versions as the workspace, already downloaded.
-        let _ = std::fs::copy(
+        std::fs::copy(
             workspace_root().join("Cargo.lock"),
             dir.path().join("Cargo.lock"),
-        );
+        )
+        .expect("copy Cargo.lock");
         App {
             dir: Some(dir),
             name,
@@ -126,11 +143,18 @@ impl App {
     pub fn run(&self, extra: &[&str]) -> Relive {
         Relive::start(self.path(), extra)
     }
+
+    /// Starts `relive run` on this copy like [`App::run`], with extra
+    /// environment variables for relive and the app (a window app's
+    /// `DISPLAY`).
+    pub fn run_with_env(&self, extra: &[&str], env: &[(&str, &str)]) -> Relive {
+        Relive::start_with_env(self.path(), extra, env)
+    }
 }
 
 fn copy_dir(src: &Path, dst: &Path) {
     std::fs::create_dir_all(dst).expect("create dir");
-    for entry in std::fs::read_dir(src).expect("read fixture") {
+    for entry in std::fs::read_dir(src).expect("read package") {
         let entry = entry.expect("dir entry");
         let to = dst.join(entry.file_name());
         if entry.file_type().expect("file type").is_dir() {
@@ -166,6 +190,12 @@ fn collect(stream: impl std::io::Read + Send + 'static) -> Arc<Mutex<Vec<String>
 
 impl Relive {
     pub fn start(path: &Path, extra: &[&str]) -> Relive {
+        Relive::start_with_env(path, extra, &[])
+    }
+
+    /// Starts `relive run` like [`Relive::start`], with extra environment
+    /// variables for relive and the app (a window app's `DISPLAY`).
+    pub fn start_with_env(path: &Path, extra: &[&str], env: &[(&str, &str)]) -> Relive {
         let events_dir = tempfile::tempdir().expect("events dir");
         let events_path = events_dir.path().join("events.jsonl");
         let mut child = Command::new(env!("CARGO_BIN_EXE_relive"))
@@ -176,6 +206,7 @@ impl Relive {
             .args(extra)
             .env("CARGO_TARGET_DIR", shared_target())
             .env_remove("RUST_BACKTRACE")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -365,37 +396,5 @@ impl Relive {
     /// crashed).
     pub fn is_running(&mut self) -> bool {
         self.child.try_wait().expect("try_wait").is_none()
-    }
-}
-
-impl Relive {
-    /// Starts `relive run` like [`Relive::start`], with extra environment
-    /// variables for relive and the app (a window app's `DISPLAY`).
-    pub fn start_with_env(path: &Path, extra: &[&str], env: &[(&str, &str)]) -> Relive {
-        let events_dir = tempfile::tempdir().expect("events dir");
-        let events_path = events_dir.path().join("events.jsonl");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_relive"))
-            .arg("run")
-            .arg(path)
-            .arg("--events")
-            .arg(&events_path)
-            .args(extra)
-            .env("CARGO_TARGET_DIR", shared_target())
-            .env_remove("RUST_BACKTRACE")
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start relive");
-        let stdout = collect(child.stdout.take().expect("stdout"));
-        let stderr = collect(child.stderr.take().expect("stderr"));
-        Relive {
-            child,
-            events_path,
-            stdout,
-            stderr,
-            _events_dir: events_dir,
-        }
     }
 }

@@ -9,97 +9,21 @@
 //! `[workspace]` table and a unique package name (the copies share one
 //! target folder).
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 
-use crate::harness::{Relive, workspace_root};
+use crate::harness::{App, workspace_root};
 
-/// A private, standalone copy of an example.
-pub struct Example {
-    dir: Option<tempfile::TempDir>,
-}
-
-impl Drop for Example {
-    fn drop(&mut self) {
-        if std::thread::panicking()
-            && std::env::var_os("RELIVE_KEEP_TMP").is_some()
-            && let Some(dir) = self.dir.take()
-        {
-            eprintln!("kept {}", dir.keep().display());
-        }
-    }
-}
-
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-impl Example {
-    /// Copies `examples/<example>` under the name `<example>_<test>_<n>`.
-    pub fn copy(example: &str, test: &str) -> Example {
+impl App {
+    /// Copies `examples/<example>` under the name `<example>_<test>_<n>`,
+    /// as a standalone package (see the module docs).
+    pub fn copy_example(example: &str, test: &str) -> App {
         let src = workspace_root().join("examples").join(example);
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("relive-e2e-{test}-"))
-            .tempdir()
-            .expect("temp dir");
-        copy_sources(&src, dir.path());
-        let name = format!(
-            "{example}_{test}_{}",
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
-        let manifest = std::fs::read_to_string(src.join("Cargo.toml"))
-            .unwrap_or_else(|e| panic!("cannot read the manifest of examples/{example}: {e}"));
-        let root = std::fs::read_to_string(workspace_root().join("Cargo.toml"))
-            .expect("read the workspace manifest");
-        let relive = workspace_root().join("crates").join("relive");
-        std::fs::write(
-            dir.path().join("Cargo.toml"),
-            standalone_manifest(&manifest, &root, &name, &relive),
-        )
-        .expect("write manifest");
-        // Same dependency versions as the workspace, already downloaded.
-        std::fs::copy(
-            workspace_root().join("Cargo.lock"),
-            dir.path().join("Cargo.lock"),
-        )
-        .expect("copy Cargo.lock");
-        Example { dir: Some(dir) }
-    }
-
-    pub fn path(&self) -> &Path {
-        self.dir.as_ref().expect("present until drop").path()
-    }
-
-    pub fn lib_rs(&self) -> PathBuf {
-        self.path().join("src").join("lib.rs")
-    }
-
-    /// Replaces `from` by `to` in `src/lib.rs`; `from` must be there.
-    pub fn edit(&self, from: &str, to: &str) {
-        let path = self.lib_rs();
-        let text = std::fs::read_to_string(&path).expect("read lib.rs");
-        assert!(text.contains(from), "{from:?} is not in {}", path.display());
-        std::fs::write(&path, text.replacen(from, to, 1)).expect("write lib.rs");
-    }
-
-    /// Starts `relive run` on this copy with an events log.
-    pub fn run(&self, env: &[(&str, &str)]) -> Relive {
-        Relive::start_with_env(self.path(), &[], env)
-    }
-}
-
-/// Copies `src` into `dst`, except build output and the manifest (which is
-/// written separately).
-fn copy_sources(src: &Path, dst: &Path) {
-    std::fs::create_dir_all(dst).expect("create dir");
-    for entry in std::fs::read_dir(src).expect("read example") {
-        let entry = entry.expect("dir entry");
-        let to = dst.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            if entry.file_name() != "target" {
-                copy_sources(&entry.path(), &to);
-            }
-        } else if entry.file_name() != "Cargo.toml" {
-            std::fs::copy(entry.path(), &to).expect("copy file");
-        }
+        App::copy_package(&src, example, test, |manifest, name| {
+            let root = std::fs::read_to_string(workspace_root().join("Cargo.toml"))
+                .expect("read the workspace manifest");
+            let relive = workspace_root().join("crates").join("relive");
+            standalone_manifest(manifest, &root, name, &relive)
+        })
     }
 }
 

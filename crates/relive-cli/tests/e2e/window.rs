@@ -12,7 +12,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 
 use crate::harness::*;
-use crate::standalone::Example;
 
 /// Finds `program` on `PATH`, or fails the test saying how to get it.
 fn require(program: &str, package: &str) -> PathBuf {
@@ -211,8 +210,8 @@ fn window_line(relive: &Relive, what: &str, accept: impl Fn(&str) -> bool) -> St
 fn the_window_stays_open_while_the_new_code_draws_another_colour() {
     require("xwd", "x11-apps");
     let xvfb = Xvfb::start();
-    let app = Example::copy("window", "window");
-    let relive = app.run(&[("DISPLAY", &xvfb.display)]);
+    let app = App::copy_example("window", "window");
+    let relive = app.run_with_env(&[], &[("DISPLAY", &xvfb.display)]);
     relive.wait_event("loaded", BUILD_DEADLINE);
     let id = window_line(&relive, "a frame of generation 1 on the screen", |l| {
         l.contains(" generation 1 ")
@@ -282,8 +281,8 @@ fn number_after(line: &str, key: &str) -> u64 {
 fn after_a_crash_the_restored_state_opens_a_new_window() {
     require("xwd", "x11-apps");
     let xvfb = Xvfb::start();
-    let app = Example::copy("window", "window_crash");
-    let relive = app.run(&[("DISPLAY", &xvfb.display)]);
+    let app = App::copy_example("window", "window_crash");
+    let relive = app.run_with_env(&[], &[("DISPLAY", &xvfb.display)]);
     relive.wait_event("loaded", BUILD_DEADLINE);
     window_line(&relive, "a frame of generation 1 on the screen", |l| {
         l.contains(" generation 1 ")
