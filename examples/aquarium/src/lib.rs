@@ -7,6 +7,7 @@
 //! "try changing this" below. The state is everything in [`Tank`]: add a
 //! field at the end of it (say `pub food: u32`) and it starts from its
 //! `Default` while everything else is kept.
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Write as _};

@@ -25,6 +25,7 @@
 //!   String` to `u32`): relive refuses the reload and names the field
 //!   (`Journal.motto: String -> u32`); the old code keeps running. Add a new
 //!   field instead, or restart.
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 use std::io::Write as _;
 use std::time::Duration;

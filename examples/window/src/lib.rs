@@ -37,6 +37,7 @@
 //! brings the state back in a new process, where the window is opened
 //! again. `src/xwin.rs` holds the details. The price: only the pixels are
 //! yours to draw, and the window needs an X server (XWayland counts).
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 mod xwin;
 

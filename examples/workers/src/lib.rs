@@ -26,6 +26,7 @@
 //!   (its worker is stopping, or panicked), the frame computes it itself.
 //! - Statics are never dropped, so the workers empty `POOL` when they stop:
 //!   an unloaded generation leaves no channels behind.
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Write as _};

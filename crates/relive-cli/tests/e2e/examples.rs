@@ -208,3 +208,30 @@ fn migration_keeps_the_values_when_fields_are_inserted_and_reordered() {
     assert_eq!(seconds(&new), seconds(&old) + 1, "{old}\n{new}");
     assert_eq!(best(&new), best(&old), "the nested record kept its values");
 }
+
+#[test]
+fn the_default_aquarium_reloads_an_edit_and_keeps_its_fish() {
+    let app = App::copy_example("aquarium", "aquarium");
+    let relive = app.run(&[]);
+    relive.wait_event("loaded", BUILD_DEADLINE);
+    let before = relive.wait_line("an aquarium line", SHORT_DEADLINE, |l| {
+        l.starts_with("aquarium frame") && l.ends_with("fish 7")
+    });
+    let frames_before: u64 = field(&before, "frame").expect("frame number");
+    // Off a terminal the aquarium prints one line a second; change its words.
+    app.edit(
+        "\"aquarium frame {} generation {} fish {}\"",
+        "\"aquarium frame {} generation {} fishes {}\"",
+    );
+    let reloaded = relive.wait_event("reloaded", BUILD_DEADLINE);
+    assert_eq!(reloaded["generation"], 2);
+    let after = relive.wait_line("the edited line", SHORT_DEADLINE, |l| {
+        l.contains("generation 2 fishes")
+    });
+    let frames_after: u64 = field(&after, "frame").expect("frame number");
+    assert!(
+        frames_after > frames_before,
+        "the frame count went on: {before} -> {after}"
+    );
+    assert!(after.ends_with("fishes 7"), "the same seven fish: {after}");
+}

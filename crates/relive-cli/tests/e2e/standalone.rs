@@ -67,7 +67,7 @@ pub fn standalone_manifest(manifest: &str, root: &str, name: &str, relive: &Path
                     "{key} is not in [workspace.package]: cannot make {trimmed:?} standalone"
                 ),
             },
-            "[dependencies]" if inherits && key == "relive" => {
+            "[dependencies]" if key == "relive" => {
                 format!("relive = {{ path = {:?} }}", relive.display().to_string())
             }
             _ if inherits => {
