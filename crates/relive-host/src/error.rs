@@ -23,7 +23,7 @@ pub enum LoadError {
     },
     /// A shared object without the relive handshake.
     #[error(
-        "{path} is not a relive app: it has no {symbol} symbol; the crate must depend on `relive` and call `relive::export!(State)`"
+        "{path} is not a relive app: it has no relive handshake (no {symbol} symbol); the crate must depend on `relive` and call `relive::export!(State)`"
     )]
     NoHandshake {
         /// The library file.
