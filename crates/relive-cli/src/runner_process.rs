@@ -100,56 +100,66 @@ pub fn run(args: RunnerArgs) -> anyhow::Result<ExitCode> {
     let sink: CheckpointSink = Arc::new(writer);
     let staging = args.staging.clone();
     let commands = std::thread::spawn(move || {
-        let mut handle = |command: Command| match command {
-            Command::Start { library, resume } => {
-                let generation = match open(&library, &staging) {
-                    Ok(generation) => generation,
-                    Err(reason) => {
-                        report(Report::Refused {
+        let mut handle = |command: Command| {
+            let (library, resume) = match command {
+                Command::Stop => {
+                    match &runner {
+                        Some(runner) => runner.stop(),
+                        None => {
+                            let _ = done_tx.send(());
+                        }
+                    }
+                    return;
+                }
+                Command::Offer { library } if runner.is_some() => {
+                    match open(&library, &staging) {
+                        Ok(generation) => {
+                            if let Some(runner) = &runner {
+                                runner.offer(generation);
+                            }
+                        }
+                        Err(reason) => report(Report::Refused {
                             generation: library.number,
                             reason,
-                        });
-                        return;
+                        }),
                     }
-                };
-                let begin = match resume.then(|| checkpoints.read_latest()) {
-                    Some(Some(bytes)) => Begin::Resume(bytes),
-                    _ => Begin::Fresh,
-                };
-                let events = report.clone();
-                let done = done_tx.clone();
-                let started = Runner::start(generation, begin, Some(sink.clone()), move |event| {
-                    let exited = matches!(event, RunEvent::Exited { .. });
-                    events(Report::Run(event));
-                    if exited {
-                        let _ = done.send(());
-                    }
-                });
-                match started {
-                    Ok(started) => runner = Some(started),
-                    Err(err) => report(Report::Refused {
+                    return;
+                }
+                // Until a generation has started (the first one could not be
+                // opened), an offer starts one, from the checkpoint if any.
+                Command::Offer { library } => (library, true),
+                Command::Start { library, resume } => (library, resume),
+            };
+            let generation = match open(&library, &staging) {
+                Ok(generation) => generation,
+                Err(reason) => {
+                    report(Report::Refused {
                         generation: library.number,
-                        reason: format!("cannot start the program's threads: {err}"),
-                    }),
+                        reason,
+                    });
+                    return;
                 }
-            }
-            Command::Offer { library } => match open(&library, &staging) {
-                Ok(generation) => {
-                    if let Some(runner) = &runner {
-                        runner.offer(generation);
-                    }
+            };
+            let begin = match resume.then(|| checkpoints.read_latest()) {
+                Some(Some(bytes)) => Begin::Resume(bytes),
+                _ => Begin::Fresh,
+            };
+            let events = report.clone();
+            let done = done_tx.clone();
+            let started = Runner::start(generation, begin, Some(sink.clone()), move |event| {
+                let exited = matches!(event, RunEvent::Exited { .. });
+                events(Report::Run(event));
+                if exited {
+                    let _ = done.send(());
                 }
-                Err(reason) => report(Report::Refused {
+            });
+            match started {
+                Ok(started) => runner = Some(started),
+                Err(err) => report(Report::Refused {
                     generation: library.number,
-                    reason,
+                    reason: format!("cannot start the program's threads: {err}"),
                 }),
-            },
-            Command::Stop => match &runner {
-                Some(runner) => runner.stop(),
-                None => {
-                    let _ = done_tx.send(());
-                }
-            },
+            }
         };
         let result = wire::receive::<Command>(reader, &mut handle);
         // The supervisor closed the socket: end, cleanly if possible.
