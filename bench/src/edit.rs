@@ -1,7 +1,9 @@
 //! Edit-to-running (item 2): from `std::fs::write` of a one-line edit to the
 //! first frame of the new code under `relive run` (debug profile), next to a
 //! bare `cargo build` of the same kind of edit measured in the same run
-//! (half of the bare builds before relive runs, half after).
+//! (half of the bare builds before relive runs, half after), and
+//! hot-lib-reloader's edit-to-running in its documented setup after them
+//! ([`crate::hotedit`]).
 
 use std::path::Path;
 use std::time::Duration;
@@ -11,6 +13,7 @@ use serde_json::Value;
 
 use crate::clock::now_ns;
 use crate::floors::{self, FileFloors};
+use crate::hotedit::{self, PeerEdit};
 use crate::relive::{Relive, event_name};
 use crate::stats::Summary;
 use crate::workspace::{Profile, Workspace, edit_line, run_cargo};
@@ -18,7 +21,7 @@ use crate::workspace::{Profile, Workspace, edit_line, run_cargo};
 /// The marked line of the edit app.
 pub const TAG: &str = "// bench: edit";
 /// Quiet time between edits, so that each edit is its own build.
-const SETTLE: Duration = Duration::from_millis(300);
+pub const SETTLE: Duration = Duration::from_millis(300);
 
 /// What the edit rounds measured.
 #[derive(Clone, Debug)]
@@ -50,6 +53,9 @@ pub struct EditResults {
     pub builds_per_edit: f64,
     /// Reading, copying and opening the debug library, measured by the bench.
     pub floors: FileFloors,
+    /// hot-lib-reloader's edit-to-running per debounce, or why it could not
+    /// be measured.
+    pub peer: Result<Vec<PeerEdit>, String>,
 }
 
 /// The same cargo command relive runs for a build of the app.
@@ -153,6 +159,8 @@ pub fn run(ws: &Workspace, relive: &Path, edits: usize) -> anyhow::Result<EditRe
         .count()
         .saturating_sub(1); // the first build at start
 
+    let peer = hotedit::run(ws, edits).map_err(|e| format!("{e:#}"));
+
     let floors = floors::files(
         &ws.artifact("bench_edit", Profile::Debug),
         &ws.work.join("floors"),
@@ -173,5 +181,6 @@ pub fn run(ws: &Workspace, relive: &Path, edits: usize) -> anyhow::Result<EditRe
         pause_us: summary(&pause, "pause")?,
         builds_per_edit: builds as f64 / edits.max(1) as f64,
         floors,
+        peer,
     })
 }

@@ -1,7 +1,8 @@
 //! `relive-bench`: measures what users of relive feel and what it promises
-//! (issue 5): the swap pause, edit-to-running, library-ready-to-running, call
-//! overhead (with hot-lib-reloader beside it), native speed, page faults
-//! after a swap, and the frame rate during a background build.
+//! (issue 5): the swap pause, edit-to-running (with hot-lib-reloader's beside
+//! it), library-ready-to-running, call overhead (with hot-lib-reloader beside
+//! it), native speed, page faults after a swap, and the frame rate during a
+//! background build.
 //!
 //! One command builds what it needs (`relive` itself with `cargo build
 //! --release -p relive-cli`, the bench apps in `bench/apps` in their own
@@ -18,6 +19,7 @@ mod clock;
 mod edit;
 mod floors;
 mod fps;
+mod hotedit;
 mod machine;
 mod native;
 mod relive;
@@ -216,7 +218,10 @@ fn run() -> anyhow::Result<bool> {
     if options.wants("edit") {
         results.edit = section(
             "edit",
-            &format!("edit-to-running (item 2): {} edits", config.edits),
+            &format!(
+                "edit-to-running (item 2): {} edits under relive, then under hot-lib-reloader",
+                config.edits
+            ),
             || edit::run(&ws, &relive, config.edits),
         );
     }

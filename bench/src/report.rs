@@ -10,6 +10,7 @@ use anyhow::Context;
 use crate::calls::CallResults;
 use crate::edit::EditResults;
 use crate::fps::FpsResults;
+use crate::hotedit::PeerEdit;
 use crate::machine::Machine;
 use crate::native::NativeResults;
 use crate::stats::Summary;
@@ -121,6 +122,29 @@ fn rows(r: &Results) -> Vec<Row> {
                 target: "—".into(),
                 result: "reported".into(),
             });
+            match &e.peer {
+                Ok(peers) => {
+                    for p in peers {
+                        rows.push(Row {
+                            item: "2",
+                            measure: format!(
+                                "  hot-lib-reloader edit-to-running, {}",
+                                debounce_label(p)
+                            ),
+                            median: ms(p.edit_to_running_ms.median),
+                            p99: ms(p.edit_to_running_ms.p99),
+                            target: format!("relive {}", ms(e.edit_to_running_ms.median)),
+                            result: format!(
+                                "{:.2}x relive's; minus the build {} vs {}",
+                                p.edit_to_running_ms.median / e.edit_to_running_ms.median,
+                                ms(p.after_build_ms.median),
+                                ms(e.relive_part_ms.median)
+                            ),
+                        });
+                    }
+                }
+                Err(err) => rows.push(failed("2", "hot-lib-reloader edit-to-running", err)),
+            }
         }
         Some(Err(e)) => rows.push(failed("2", "edit-to-running", e)),
         None => {}
@@ -567,6 +591,139 @@ fn edit_section(out: &mut String, e: &EditResults) {
         ms(e.relive_part_ms.median),
         e.builds_per_edit
     );
+    match &e.peer {
+        Ok(peers) => peer_edit_section(out, e, peers),
+        Err(err) => {
+            out.push_str("hot-lib-reloader's edit-to-running could not be measured:\n\n");
+            section_error(out, err);
+        }
+    }
+}
+
+/// "500 ms debounce (its default)" and the like.
+fn debounce_label(p: &PeerEdit) -> String {
+    format!(
+        "{} ms debounce{}",
+        p.debounce_ms,
+        if p.default_debounce {
+            " (its default)"
+        } else {
+            ""
+        }
+    )
+}
+
+/// hot-lib-reloader's edit-to-running beside relive's.
+fn peer_edit_section(out: &mut String, e: &EditResults, peers: &[PeerEdit]) {
+    let Some(first) = peers.first() else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "hot-lib-reloader 0.8 side by side, in the same run after the bare builds: its \
+         documented setup (bench/apps/hotedit), an executable whose `#[hot_module(dylib = \
+         \"hotedit_lib\", lib_dir = ...)]` watches the built library and calls its `frame` \
+         every millisecond, the library a Rust `dylib` member ({:.1} MiB) rebuilt by a \
+         separate `cargo build -p hotedit_lib`, both in the debug profile as its README runs \
+         them. The bench edits the same kind of line and runs that cargo build itself right \
+         after the write, as `cargo watch -x 'build -p lib'` would but without cargo watch's \
+         own delay (0.5 s by default); the time runs from the write to the first frame of \
+         the new code, which the new library stamps with `CLOCK_MONOTONIC`. {} edits per \
+         debounce of the library file.\n",
+        first.lib_bytes as f64 / (1024.0 * 1024.0),
+        first.edits
+    );
+    let mut header = String::from("| | relive");
+    let mut rule = String::from("|---|---");
+    for p in peers {
+        let _ = write!(header, " | hot-lib-reloader, {}", debounce_label(p));
+        rule.push_str("|---");
+    }
+    let _ = writeln!(out, "{header} |\n{rule}|");
+    let line =
+        |out: &mut String, name: &str, relive: String, peer: &dyn Fn(&PeerEdit) -> String| {
+            let mut row = format!("| {name} | {relive}");
+            for p in peers {
+                let _ = write!(row, " | {}", peer(p));
+            }
+            let _ = writeln!(out, "{row} |");
+        };
+    let e2r = &e.edit_to_running_ms;
+    line(out, "edit to running, median", ms(e2r.median), &|p| {
+        format!("**{}**", ms(p.edit_to_running_ms.median))
+    });
+    line(out, "edit to running, p99", ms(e2r.p99), &|p| {
+        ms(p.edit_to_running_ms.p99)
+    });
+    line(
+        out,
+        "edit to running, min to max",
+        format!("{} to {}", ms(e2r.min), ms(e2r.max)),
+        &|p| {
+            format!(
+                "{} to {}",
+                ms(p.edit_to_running_ms.min),
+                ms(p.edit_to_running_ms.max)
+            )
+        },
+    );
+    line(
+        out,
+        "the build, median (relive's `build_finished.ms`; `cargo build -p hotedit_lib` from \
+         the write to cargo's exit)",
+        ms(e.relive_build_ms.median),
+        &|p| ms(p.build_ms.median),
+    );
+    line(
+        out,
+        "the rest (edit to running minus the build), median",
+        ms(e.relive_part_ms.median),
+        &|p| ms(p.after_build_ms.median),
+    );
+    line(out, "the rest, p99", ms(e.relive_part_ms.p99), &|p| {
+        ms(p.after_build_ms.p99)
+    });
+    let rests: Vec<String> = peers
+        .iter()
+        .map(|p| {
+            format!(
+                "{} with a {}",
+                ms(p.after_build_ms.median),
+                debounce_label(p)
+            )
+        })
+        .collect();
+    let beyond: Vec<String> = peers
+        .iter()
+        .map(|p| ms(p.after_build_ms.median - p.debounce_ms as f64))
+        .collect();
+    let ratios: Vec<String> = peers
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            format!(
+                "**{:.2}x**{} with a {} ms debounce",
+                p.edit_to_running_ms.median / e2r.median,
+                if i == 0 { " relive's time" } else { "" },
+                p.debounce_ms
+            )
+        })
+        .collect();
+    let builds: Vec<String> = peers.iter().map(|p| ms(p.build_ms.median)).collect();
+    let _ = writeln!(
+        out,
+        "\nWith the builds taken out, relive's own part is {} (median); hot-lib-reloader's is \
+         {}, that is {} beyond the debounce itself. End to end hot-lib-reloader takes {}; the \
+         two libraries differ (relive's app is a `cdylib` linking the `relive` crate, \
+         hot-lib-reloader's a `dylib` carrying its own copy of std), and so do their builds \
+         (medians: relive {}, hot-lib-reloader {}).\n",
+        ms(e.relive_part_ms.median),
+        rests.join(" and "),
+        beyond.join(" and "),
+        ratios.join(" and "),
+        ms(e.relive_build_ms.median),
+        builds.join(" and ")
+    );
 }
 
 fn calls_section(out: &mut String, c: &CallResults) {
@@ -853,6 +1010,70 @@ mod tests {
         let fresh = splice(None, "figures");
         assert!(fresh.starts_with("# relive benchmarks"));
         assert!(fresh.contains(&format!("{BEGIN}\nfigures\n{END}\n")));
+    }
+
+    fn edit_results(peer: Result<Vec<PeerEdit>, String>) -> EditResults {
+        let s = |x: f64| Summary::of(&[x]).expect("one sample");
+        EditResults {
+            edits: 1,
+            bare_build_ms: s(180.0),
+            edit_to_running_ms: s(200.0),
+            relive_build_ms: s(185.0),
+            relive_part_ms: s(15.0),
+            to_build_start_ms: s(3.0),
+            after_build_ms: s(12.0),
+            prepare_us: s(6000.0),
+            pause_us: s(50.0),
+            ratio: 200.0 / 180.0,
+            builds_per_edit: 1.0,
+            floors: crate::floors::FileFloors {
+                bytes: 1 << 20,
+                read_us: s(1.0),
+                copy_us: s(1.0),
+                dlopen_us: s(1.0),
+            },
+            peer,
+        }
+    }
+
+    #[test]
+    fn hot_lib_reloader_beside_relive() {
+        let s = |x: f64| Summary::of(&[x]).expect("one sample");
+        let peer = |debounce_ms: u64, e2r: f64| PeerEdit {
+            debounce_ms,
+            default_debounce: debounce_ms == 500,
+            edits: 1,
+            edit_to_running_ms: s(e2r),
+            build_ms: s(170.0),
+            after_build_ms: s(e2r - 170.0),
+            lib_bytes: 5 << 20,
+        };
+        let r = Results {
+            edit: Some(Ok(edit_results(Ok(vec![
+                peer(500, 690.0),
+                peer(50, 240.0),
+            ])))),
+            ..Results::default()
+        };
+        let md = markdown(&r);
+        assert!(md.contains(
+            "| 2 | hot-lib-reloader edit-to-running, 500 ms debounce (its default) | 690 ms | 690 ms \
+             | relive 200 ms | 3.45x relive's; minus the build 520 ms vs 15 ms |"
+        ));
+        assert!(md.contains(
+            "| | relive | hot-lib-reloader, 500 ms debounce (its default) | \
+             hot-lib-reloader, 50 ms debounce |\n|---|---|---|---|\n"
+        ));
+        assert!(md.contains("| edit to running, median | 200 ms | **690 ms** | **240 ms** |"));
+        assert!(md.contains("that is 20 ms and 20 ms beyond the debounce itself"));
+
+        let r = Results {
+            edit: Some(Ok(edit_results(Err("no cargo".into())))),
+            ..Results::default()
+        };
+        let md = markdown(&r);
+        assert!(md.contains("FAILED: no cargo"));
+        assert!(md.contains("could not be measured"));
     }
 
     #[test]
