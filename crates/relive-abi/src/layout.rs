@@ -52,6 +52,10 @@ pub enum Kind {
     Enum {
         /// Variants in declaration order.
         variants: Vec<Variant>,
+        /// The `#[repr(..)]` attribute, as written (its discriminant type
+        /// and layout rules).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        repr: Option<String>,
     },
     /// A fixed-size array.
     Array {
@@ -104,6 +108,9 @@ fn is_false(b: &bool) -> bool {
 pub struct Variant {
     /// Variant name.
     pub name: String,
+    /// Its explicit discriminant expression, as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discriminant: Option<String>,
     /// Its fields, in declaration order.
     pub fields: Vec<Field>,
 }

@@ -53,6 +53,13 @@ pub fn run(args: RunnerArgs) -> anyhow::Result<ExitCode> {
     // SAFETY: ignoring SIGINT has no memory effects; Ctrl-C reaches the
     // supervisor, which stops this process over the socket.
     unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };
+    // The supervisor's descriptors must not leak into programs the app
+    // starts: one still holding the socket would hide this process's end
+    // (and so a crash) from the supervisor.
+    for fd in [SOCKET_FD, CHECKPOINT_FDS[0], CHECKPOINT_FDS[1]] {
+        // SAFETY: fcntl on a descriptor number has no memory effects.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
     // SAFETY: the supervisor passes the socket as fd 3, and nothing else in
     // this process owns that descriptor.
     let socket = unsafe { UnixStream::from_raw_fd(SOCKET_FD) };

@@ -18,6 +18,52 @@ use syn::{Data, DeriveInput, Fields, parse_macro_input, spanned::Spanned};
 
 use fields::{Attr, Member, members};
 
+/// Marks a trait whose boxed objects live in the state
+/// (`relive::dyn_state!`): records a fingerprint of its definition, so that a
+/// reload that changes the trait (its methods, their order or signatures) is
+/// never treated as leaving the old objects' vtables valid.
+#[proc_macro_attribute]
+pub fn dyn_trait(
+    attr: proc_macro::TokenStream,
+    item: proc_macro::TokenStream,
+) -> proc_macro::TokenStream {
+    let attr = TokenStream::from(attr);
+    let item = parse_macro_input!(item as syn::ItemTrait);
+    if !attr.is_empty() {
+        return syn::Error::new(attr.span(), "#[relive::dyn_trait] takes no arguments")
+            .to_compile_error()
+            .into();
+    }
+    if let Some(param) = item.generics.params.first() {
+        return syn::Error::new(
+            param.span(),
+            "#[relive::dyn_trait] supports traits without generic parameters",
+        )
+        .to_compile_error()
+        .into();
+    }
+    // FNV-1a over the definition as written.
+    let text = quote!(#item).to_string();
+    let fingerprint = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    let ident = &item.ident;
+    let objects = [
+        quote!(dyn #ident),
+        quote!(dyn #ident + Send),
+        quote!(dyn #ident + Send + Sync),
+    ];
+    quote! {
+        #item
+        #(
+            impl ::relive::state::TraitFingerprint for #objects {
+                const FINGERPRINT: u64 = #fingerprint;
+            }
+        )*
+    }
+    .into()
+}
+
 /// Derives `relive::State` (and, for structs, what the state root needs).
 #[proc_macro_derive(State, attributes(relive))]
 pub fn derive_state(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
@@ -221,7 +267,9 @@ fn expand_struct(input: &DeriveInput, fields: &Fields) -> syn::Result<TokenStrea
         quote!(false)
     } else {
         let types = members.iter().map(|m| &m.ty);
-        quote!(true #(&& <#types as ::relive::State>::POD)*)
+        // A type with its own `Drop` owns something a bitwise copy would
+        // duplicate, whatever its fields.
+        quote!(!::core::mem::needs_drop::<Self>() #(&& <#types as ::relive::State>::POD)*)
     };
     let snapshot = members.iter().map(|m| {
         let access = &m.access;
@@ -349,9 +397,16 @@ fn expand_enum(input: &DeriveInput, data: &syn::DataEnum) -> syn::Result<TokenSt
         let index = index as u32;
         let members = members(&v.fields)?;
         let fields = describe_fields(&members, false);
+        let discriminant = match &v.discriminant {
+            Some((_, expr)) => {
+                let text = quote!(#expr).to_string();
+                quote!(::core::option::Option::Some(#text))
+            }
+            None => quote!(::core::option::Option::None),
+        };
         describe.push(quote!({
             let fields = ::std::vec![#(#fields),*];
-            layout.variant(#vlabel, fields)
+            layout.variant(#vlabel, #discriminant, fields)
         }));
         let bindings: Vec<_> = members.iter().map(|m| m.binding.clone()).collect();
         let carried: Vec<&Member> = members.iter().filter(|m| m.attr != Attr::Skip).collect();
@@ -459,6 +514,14 @@ fn expand_enum(input: &DeriveInput, data: &syn::DataEnum) -> syn::Result<TokenSt
         quote!(match shadow { #(#load_arms),* }),
     );
     let state_impl = split.header(quote!(::relive::State), name);
+    // The discriminants' type and values decide what the bytes mean.
+    let repr = match input.attrs.iter().find(|a| a.path().is_ident("repr")) {
+        Some(attr) => {
+            let text = quote!(#attr).to_string();
+            quote!(::core::option::Option::Some(::std::string::String::from(#text)))
+        }
+        None => quote!(::core::option::Option::None),
+    };
     Ok(quote! {
         // SAFETY: the variants and field types come from the definition; the
         // host moves enum bytes only between identical descriptions.
@@ -466,6 +529,7 @@ fn expand_enum(input: &DeriveInput, data: &syn::DataEnum) -> syn::Result<TokenSt
             fn describe(layout: &mut ::relive::state::LayoutBuilder) -> ::std::string::String {
                 layout.add::<Self>(|layout| ::relive::__rt::abi::layout::Kind::Enum {
                     variants: ::std::vec![#(#describe),*],
+                    repr: #repr,
                 })
             }
             #methods

@@ -108,15 +108,17 @@ pub fn plan(old: &Layout, new: &Layout) -> Result<Plan, Refusal> {
         compat.report(&mut plan);
         plan
     };
-    plan.pinned = pinned_paths(new, plan.mode);
+    let pins = pins(new, plan.mode);
     if plan.mode == Mode::Migrate
-        && let Some(path) = plan.pinned.iter().find(|p| p.contains("(trait object"))
+        && let Some(pin) = pins.iter().find(|p| !p.survives_migration())
     {
-        let field = path.split(" (").next().unwrap_or(path);
         return Err(Refusal(format!(
-            "{field}: a trait object cannot be migrated by field name, and a type around it changed; keep those types unchanged for this reload, or restart"
+            "{}: {}; keep the types around it unchanged for this reload, or restart",
+            pin.path,
+            pin.why_not_migrated()
         )));
     }
+    plan.pinned = pins.iter().map(Pin::describe).collect();
     Ok(plan)
 }
 
@@ -195,7 +197,7 @@ fn contains_skipped(layout: &Layout, key: &str) -> bool {
         };
         let fields: Vec<&Field> = match &def.kind {
             Kind::Struct { fields } | Kind::Tuple { fields } => fields.iter().collect(),
-            Kind::Enum { variants } => variants.iter().flat_map(|v| &v.fields).collect(),
+            Kind::Enum { variants, .. } => variants.iter().flat_map(|v| &v.fields).collect(),
             Kind::Array { elem, .. } => {
                 stack.push(elem.clone());
                 Vec::new()
@@ -216,8 +218,62 @@ fn contains_skipped(layout: &Layout, key: &str) -> bool {
     false
 }
 
-/// Paths of carried values that point into the library that made them.
-fn pinned_paths(layout: &Layout, mode: Mode) -> Vec<String> {
+/// A carried value that points into the library that made it.
+#[derive(Debug)]
+struct Pin {
+    path: String,
+    what: String,
+    key: String,
+    mode: Mode,
+}
+
+/// Types whose layout no reload can change: a `fn` pointer whose signature
+/// has only these keeps fitting the new code.
+const FIXED: [&str; 17] = [
+    "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize", "f32",
+    "f64", "bool", "char", "fn",
+];
+
+impl Pin {
+    fn relinked(&self) -> bool {
+        self.mode == Mode::Migrate && self.what == "&'static str"
+    }
+
+    /// Whether the value still fits new code whose types changed.
+    fn survives_migration(&self) -> bool {
+        match self.what.as_str() {
+            "&'static str" => true,
+            "fn pointer" => self
+                .key
+                .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .all(|word| word.is_empty() || FIXED.contains(&word)),
+            _ => false,
+        }
+    }
+
+    fn why_not_migrated(&self) -> String {
+        match self.what.as_str() {
+            "fn pointer" => format!(
+                "a fn pointer into the old code ({}) takes or returns types that may have changed, so it cannot cross a migration by field name",
+                short_name(&self.key)
+            ),
+            _ => "a trait object cannot be migrated by field name, and a type around it changed"
+                .to_string(),
+        }
+    }
+
+    fn describe(&self) -> String {
+        let how = if self.relinked() {
+            "re-linked"
+        } else {
+            "pinned"
+        };
+        format!("{} ({}, {how})", self.path, self.what)
+    }
+}
+
+/// Carried values that point into the library that made them.
+fn pins(layout: &Layout, mode: Mode) -> Vec<Pin> {
     let mut out = Vec::new();
     let mut seen = std::collections::HashSet::new();
     walk_pins(
@@ -237,7 +293,7 @@ fn walk_pins(
     path: &str,
     mode: Mode,
     seen: &mut std::collections::HashSet<String>,
-    out: &mut Vec<String>,
+    out: &mut Vec<Pin>,
 ) {
     if !seen.insert(key.to_string()) {
         return;
@@ -246,11 +302,12 @@ fn walk_pins(
         return;
     };
     match &def.kind {
-        Kind::Pinned { what } => {
-            let relinked = mode == Mode::Migrate && what == "&'static str";
-            let how = if relinked { "re-linked" } else { "pinned" };
-            out.push(format!("{path} ({what}, {how})"));
-        }
+        Kind::Pinned { what } => out.push(Pin {
+            path: path.to_string(),
+            what: what.clone(),
+            key: key.to_string(),
+            mode,
+        }),
         Kind::Struct { fields } | Kind::Tuple { fields } => {
             for field in fields.iter().filter(|f| !f.skip) {
                 walk_pins(
@@ -263,7 +320,7 @@ fn walk_pins(
                 );
             }
         }
-        Kind::Enum { variants } => {
+        Kind::Enum { variants, .. } => {
             for variant in variants {
                 for field in variant.fields.iter().filter(|f| !f.skip) {
                     let at = format!("{path}::{}.{}", variant.name, field.name);

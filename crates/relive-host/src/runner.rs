@@ -172,6 +172,7 @@ enum Msg {
         threads: String,
     },
     SwapAborted {
+        target: u64,
         message: String,
     },
     Ended {
@@ -381,16 +382,19 @@ impl Orchestrator {
                         threads,
                     });
                 }
-                Msg::SwapAborted { message } => {
-                    if let Some(trial) = self.trial.take() {
-                        let generation = trial.running.number();
+                Msg::SwapAborted { target, message } => {
+                    // Only the trial the aborted request was for; a newer
+                    // one replaced it otherwise, and goes on.
+                    if self.trial.as_ref().map(|t| t.running.number()) == Some(target)
+                        && let Some(trial) = self.trial.take()
+                    {
                         trial.running.retire();
                         self.emit(RunEvent::Refused {
-                            generation,
+                            generation: target,
                             reason: message,
                         });
+                        self.offer_queued();
                     }
-                    self.offer_queued();
                 }
                 Msg::Ended { generation, by_app } => {
                     if self.active.as_ref().map(Running::number) != Some(generation) {
@@ -415,10 +419,15 @@ impl Orchestrator {
         }
         let Some(active) = &self.active else { return };
         if self.fresh {
+            if self.trial.is_some() {
+                // A swap is under way: decide after its verdict.
+                self.queued = Some(next);
+                return;
+            }
             // The running state never got through `init`: start over.
-            let _ = active.control.post(Request::Stop);
-            if let Some(old) = self.trial.take() {
-                old.running.retire();
+            if active.control.post(Request::Stop).is_err() {
+                self.queued = Some(next);
+                return;
             }
             self.replace_fresh(next);
             return;
@@ -453,6 +462,7 @@ impl Orchestrator {
         let request = Request::Swap {
             handover: handover_tx,
             plan: plan.clone(),
+            target: next.number(),
         };
         match active.control.post(request) {
             Ok(previous) => {

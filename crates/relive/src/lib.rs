@@ -44,7 +44,7 @@ pub mod __rt;
 pub use serde as __serde;
 
 pub use ctx::{Ctx, Worker};
-pub use relive_derive::State;
+pub use relive_derive::{State, dyn_trait};
 pub use state::State;
 
 /// What the app wants after a frame.
@@ -74,16 +74,18 @@ pub trait App: State + Default {
 }
 
 /// Makes a boxed trait object usable in the state:
-/// `relive::dyn_state!(Box<dyn Shape>, |shape| shape.boxed_clone());`
+/// `relive::dyn_state!(Box<dyn Shape>, |shape| shape.boxed_clone());`, with
+/// `#[relive::dyn_trait]` on the trait.
 ///
 /// The second argument makes a deep copy (relive keeps one while new code
 /// runs its first frame, for a rollback). A trait object's vtable lives in
 /// the code of the generation that made it, so relive keeps that generation
-/// mapped while the value is carried across reloads ("pinned"). It cannot be
-/// migrated by field name: a reload that changes the types around it is
-/// refused, naming the field.
+/// mapped while the value is carried across reloads ("pinned"). A reload
+/// that changes the trait (its fingerprint) or the types around the object
+/// is refused, naming the field: the old vtable would not fit the new code.
 ///
 /// ```
+/// #[relive::dyn_trait]
 /// pub trait Shape: Send {
 ///     fn area(&self) -> f64;
 ///     fn boxed_clone(&self) -> Box<dyn Shape>;
@@ -92,13 +94,17 @@ pub trait App: State + Default {
 /// ```
 #[macro_export]
 macro_rules! dyn_state {
-    ($boxed:ty, $clone:expr) => {
+    (Box<$object:ty>, $clone:expr) => {
         // SAFETY: a boxed trait object is a data pointer and a vtable pointer;
-        // it is described as pinned, so its bytes move only between identical
-        // layouts and the generation that made its vtable stays mapped.
-        unsafe impl $crate::State for $boxed {
+        // it is described as pinned with its trait's fingerprint, so its bytes
+        // move only between identical layouts of an unchanged trait, and the
+        // generation that made its vtable stays mapped.
+        unsafe impl $crate::State for ::std::boxed::Box<$object> {
             fn describe(layout: &mut $crate::state::LayoutBuilder) -> ::std::string::String {
-                layout.pinned::<Self>("trait object")
+                layout.pinned_with::<Self>(
+                    "trait object",
+                    <$object as $crate::state::TraitFingerprint>::FINGERPRINT,
+                )
             }
             fn snapshot(&self) -> Self {
                 let copy: fn(&Self) -> Self = $clone;

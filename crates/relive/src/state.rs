@@ -45,6 +45,17 @@ pub unsafe trait State: Sized + 'static {
     fn load<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error>;
 }
 
+/// The fingerprint of a trait's definition, for trait objects in the state.
+/// Implemented by `#[relive::dyn_trait]` on the trait.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no fingerprint: add `#[relive::dyn_trait]` to the trait",
+    label = "trait objects in the state need `#[relive::dyn_trait]` on their trait"
+)]
+pub trait TraitFingerprint {
+    /// A hash of the trait's definition as written.
+    const FINGERPRINT: u64;
+}
+
 /// Serialises a [`State`] value through [`State::save`].
 #[derive(Debug)]
 pub struct Carry<'a, T>(pub &'a T);
@@ -175,10 +186,36 @@ impl LayoutBuilder {
         })
     }
 
-    /// One enum variant.
-    pub fn variant(&mut self, name: &str, fields: Vec<Field>) -> Variant {
+    /// A pinned value whose meaning also depends on a definition that its
+    /// type's name does not show (a trait's methods): the fingerprint is
+    /// part of its key, so a changed definition is never "identical".
+    pub fn pinned_with<T: 'static>(&mut self, what: &str, fingerprint: u64) -> String {
+        let key = format!("{}#{fingerprint:016x}", std::any::type_name::<T>());
+        if !self.types.contains_key(&key) {
+            self.types.insert(
+                key.clone(),
+                TypeDef {
+                    size: size_of::<T>() as u64,
+                    align: align_of::<T>() as u64,
+                    kind: Kind::Pinned {
+                        what: what.to_string(),
+                    },
+                },
+            );
+        }
+        key
+    }
+
+    /// One enum variant, with its explicit discriminant expression if any.
+    pub fn variant(
+        &mut self,
+        name: &str,
+        discriminant: Option<&str>,
+        fields: Vec<Field>,
+    ) -> Variant {
         Variant {
             name: name.to_string(),
+            discriminant: discriminant.map(str::to_string),
             fields,
         }
     }

@@ -49,6 +49,10 @@ impl Signal {
         self.changed.notify_all();
     }
 
+    fn has_finished(&self) -> bool {
+        *lock(&self.finished)
+    }
+
     fn finish(&self) {
         *lock(&self.finished) = true;
         self.changed.notify_all();
@@ -100,6 +104,17 @@ where
     F: FnOnce(&Worker) + Send + 'static,
 {
     let mut registry = lock(&REGISTRY);
+    // A worker that has returned no longer holds its name.
+    registry.entries.retain_mut(|e| {
+        if !e.signal.has_finished() {
+            return true;
+        }
+        if let Some(handle) = e.handle.take() {
+            // The body's panic was caught inside the thread.
+            let _ = handle.join();
+        }
+        false
+    });
     if registry.stopping || registry.entries.iter().any(|e| &*e.name == name) {
         return false;
     }
@@ -185,7 +200,15 @@ mod tests {
         assert_eq!(stop_all(Duration::from_secs(5)), Ok(()));
         assert!(!spawn("t1", |_| {}), "no start while stopped");
         resume();
-        assert!(spawn("t1", |_| {}));
+        let (done_tx, done_rx) = mpsc::channel();
+        assert!(spawn("t1", move |_| done_tx.send(()).expect("test alive")));
+        done_rx.recv_timeout(Duration::from_secs(5)).expect("ran");
+        // Once it has returned, the name is free again.
+        let until = Instant::now() + Duration::from_secs(5);
+        while !spawn("t1", |_| {}) {
+            assert!(Instant::now() < until, "a finished worker frees its name");
+            std::thread::yield_now();
+        }
         assert_eq!(stop_all(Duration::from_secs(5)), Ok(()));
         resume();
     }

@@ -87,9 +87,17 @@ impl<'a> Compat<'a> {
                 }
             }
             (Kind::Pinned { .. }, Kind::Pinned { .. }) if a == b => Ok(()),
+            (Kind::Pinned { what }, Kind::Pinned { .. }) if what == "trait object" => Err(format!(
+                "{path}: the trait behind this trait object changed, so the old objects' vtables do not fit the new code; restart to change it"
+            )),
+            (Kind::Pinned { what }, Kind::Pinned { .. }) => Err(format!(
+                "{path}: a {what} whose type changed ({} -> {}) still points into the old code; restart to change it",
+                short_name(a),
+                short_name(b)
+            )),
             (Kind::Struct { fields: f }, Kind::Struct { fields: g })
             | (Kind::Tuple { fields: f }, Kind::Tuple { fields: g }) => self.fields(f, g, path),
-            (Kind::Enum { variants: v }, Kind::Enum { variants: w }) => {
+            (Kind::Enum { variants: v, .. }, Kind::Enum { variants: w, .. }) => {
                 for variant in w {
                     let at = format!("{path}::{}", variant.name);
                     match v.iter().find(|x| x.name == variant.name) {

@@ -39,11 +39,24 @@ impl<'a> Identical<'a> {
             (Kind::Scalar, Kind::Scalar) | (Kind::Pinned { .. }, Kind::Pinned { .. }) => a == b,
             (Kind::Struct { fields: f }, Kind::Struct { fields: g })
             | (Kind::Tuple { fields: f }, Kind::Tuple { fields: g }) => self.fields(f, g),
-            (Kind::Enum { variants: v }, Kind::Enum { variants: w }) => {
-                v.len() == w.len()
-                    && v.iter()
-                        .zip(w)
-                        .all(|(x, y)| x.name == y.name && self.fields(&x.fields, &y.fields))
+            (
+                Kind::Enum {
+                    variants: v,
+                    repr: r,
+                },
+                Kind::Enum {
+                    variants: w,
+                    repr: q,
+                },
+            ) => {
+                // The discriminants' type and values decide what the bytes mean.
+                r == q
+                    && v.len() == w.len()
+                    && v.iter().zip(w).all(|(x, y)| {
+                        x.name == y.name
+                            && x.discriminant == y.discriminant
+                            && self.fields(&x.fields, &y.fields)
+                    })
             }
             (Kind::Array { elem: x, len: n }, Kind::Array { elem: y, len: m }) => {
                 n == m && self.same(x, y)

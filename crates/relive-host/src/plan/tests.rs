@@ -236,6 +236,7 @@ fn map_types_are_described() {
     );
 }
 
+#[relive::dyn_trait]
 pub trait Pet: Send {
     fn boxed_clone(&self) -> Box<dyn Pet>;
 }
@@ -285,6 +286,123 @@ fn trait_objects_pin_and_cannot_be_migrated_by_name() {
     assert!(
         err.0
             .starts_with("All.pet: a trait object cannot be migrated"),
+        "{}",
+        err.0
+    );
+}
+
+mod discriminants {
+    pub mod before {
+        #[derive(Default, relive::State)]
+        #[repr(u8)]
+        pub enum Mode {
+            #[default]
+            A = 0,
+            B = 1,
+        }
+        #[derive(Default, relive::State)]
+        pub struct All {
+            pub mode: Mode,
+        }
+    }
+    pub mod after {
+        #[derive(Default, relive::State)]
+        #[repr(u8)]
+        pub enum Mode {
+            #[default]
+            A = 1,
+            B = 0,
+        }
+        #[derive(Default, relive::State)]
+        pub struct All {
+            pub mode: Mode,
+        }
+    }
+}
+
+#[test]
+fn changed_discriminants_are_not_moved_as_bytes() {
+    use discriminants::{after, before};
+    let same = plan(&layout::<before::All>(), &layout::<before::All>()).expect("same");
+    assert_eq!(same.mode, Mode::Identical);
+    let p = plan(&layout::<before::All>(), &layout::<after::All>()).expect("by name");
+    assert_eq!(
+        p.mode,
+        Mode::Migrate,
+        "variants are matched by name instead"
+    );
+}
+
+mod traits {
+    pub mod before {
+        #[relive::dyn_trait]
+        pub trait Shape: Send {
+            fn area(&self) -> f64;
+            fn boxed_clone(&self) -> Box<dyn Shape>;
+        }
+        relive::dyn_state!(Box<dyn Shape>, |s| s.boxed_clone());
+        #[derive(Default, relive::State)]
+        pub struct All {
+            pub shape: Option<Box<dyn Shape>>,
+        }
+    }
+    pub mod after {
+        #[relive::dyn_trait]
+        pub trait Shape: Send {
+            fn colour(&self) -> u32;
+            fn area(&self) -> f64;
+            fn boxed_clone(&self) -> Box<dyn Shape>;
+        }
+        relive::dyn_state!(Box<dyn Shape>, |s| s.boxed_clone());
+        #[derive(Default, relive::State)]
+        pub struct All {
+            pub shape: Option<Box<dyn Shape>>,
+        }
+    }
+}
+
+#[test]
+fn a_changed_trait_is_never_identical() {
+    use traits::{after, before};
+    let same = plan(&layout::<before::All>(), &layout::<before::All>()).expect("same");
+    assert_eq!(same.mode, Mode::Identical);
+    let err = plan(&layout::<before::All>(), &layout::<after::All>()).expect_err("refused");
+    assert!(err.0.contains("trait object"), "{}", err.0);
+}
+
+mod fn_args {
+    pub mod before {
+        #[derive(Default, relive::State)]
+        pub struct P {
+            pub x: f32,
+        }
+        #[derive(Default, relive::State)]
+        pub struct All {
+            pub ps: Vec<P>,
+            pub step: Option<fn(P) -> f32>,
+        }
+    }
+    pub mod after {
+        #[derive(Default, relive::State)]
+        pub struct P {
+            pub y: f32,
+            pub x: f32,
+        }
+        #[derive(Default, relive::State)]
+        pub struct All {
+            pub ps: Vec<P>,
+            pub step: Option<fn(P) -> f32>,
+        }
+    }
+}
+
+#[test]
+fn a_fn_pointer_taking_changed_types_cannot_cross_a_migration() {
+    use fn_args::{after, before};
+    let err = plan(&layout::<before::All>(), &layout::<after::All>()).expect_err("refused");
+    assert!(err.0.starts_with("All.step: a fn pointer"), "{}", err.0);
+    assert!(
+        err.0.contains("still points into the old code"),
         "{}",
         err.0
     );

@@ -18,6 +18,8 @@ pub(super) enum Request {
     Swap {
         handover: SyncSender<Handover>,
         plan: Arc<Plan>,
+        /// The generation that takes over.
+        target: u64,
     },
     /// Drop the state and end.
     Stop,

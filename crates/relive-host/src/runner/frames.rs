@@ -203,6 +203,14 @@ impl Thread {
         (micros(t.elapsed()), kept)
     }
 
+    /// The trial failed: stop the workers the new code started and drop its
+    /// state, so that nothing of it keeps running (or keeps its library
+    /// mapped).
+    fn abandon(&mut self) {
+        self.generation.stop_workers(EXIT_STOP_WAIT_MS);
+        self.generation.drop_state();
+    }
+
     fn halt(&mut self, message: String, fresh: bool) {
         self.halted = true;
         self.send(Msg::Halted {
@@ -243,8 +251,9 @@ impl Thread {
                 sources_len: plan.sources.len(),
             };
             // SAFETY: `h.state` is the previous generation's live state, whose
-            // layout `plan` was computed from; that thread released every
-            // moved field to us and stays mapped until the verdict.
+            // layout `plan` was computed from; that thread gives every moved
+            // field up to us (it only drops the fields the plan does not move,
+            // which adopt never reads) and stays mapped until the verdict.
             unsafe { self.generation.adopt(&adopt) }
         };
         if let Err(message) = self.check(status) {
@@ -253,7 +262,7 @@ impl Thread {
         let adopted = Instant::now();
         let info = self.clock.peek(number);
         if let Err(message) = self.check(self.generation.reloaded(&info)) {
-            self.generation.drop_state();
+            self.abandon();
             return failed(self, "reloaded", message, true);
         }
         let first_frame_start = Instant::now();
@@ -277,7 +286,7 @@ impl Thread {
         self.last_frame_end = Instant::now();
         match self.check(status) {
             Err(message) => {
-                self.generation.drop_state();
+                self.abandon();
                 failed(self, "frame", message, true)
             }
             Ok(status) => {
@@ -311,8 +320,12 @@ impl Thread {
                         self.exit(false);
                         return;
                     }
-                    Request::Swap { handover, plan } => {
-                        if self.swap_out(handover, plan) {
+                    Request::Swap {
+                        handover,
+                        plan,
+                        target,
+                    } => {
+                        if self.swap_out(handover, plan, target) {
                             return;
                         }
                     }
@@ -356,6 +369,7 @@ impl Thread {
         &mut self,
         handover: std::sync::mpsc::SyncSender<Handover>,
         plan: Arc<Plan>,
+        target: u64,
     ) -> bool {
         let number = self.generation.number();
         let t = Instant::now();
@@ -381,7 +395,11 @@ impl Thread {
             }
             // Keep the request (unless a newer one replaced it); the next
             // frame boundary tries again.
-            self.control.put_back(Request::Swap { handover, plan });
+            self.control.put_back(Request::Swap {
+                handover,
+                plan,
+                target,
+            });
             if self.halted {
                 std::thread::sleep(Duration::from_millis(5));
             }
@@ -420,7 +438,7 @@ impl Thread {
         };
         if let Err(message) = prepared {
             self.resume();
-            self.send(Msg::SwapAborted { message });
+            self.send(Msg::SwapAborted { target, message });
             return false;
         }
         if !self.control.begin_handover() {
