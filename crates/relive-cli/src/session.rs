@@ -504,9 +504,22 @@ impl Session {
             self.spawn_runner(library, self.has_checkpoint());
             return None;
         }
-        let signal = signal_name(&status).unwrap_or("an unexpected exit");
         let failed = self.current.unwrap_or(0);
         let good = self.last_good;
+        // The running code called `std::process::exit`: the program ended as
+        // it asked. (New code that exits during its first frames is treated
+        // as a crash instead, so its bug does not end the session.)
+        if let (Some(code), true) = (status.code(), good == self.current && good.is_some()) {
+            self.events
+                .emit("exited", json!({"code": code, "by_app": true}));
+            self.terminal.say(
+                Tone::Info,
+                &format!("the program exited with code {code}"),
+                "",
+            );
+            return Some(ExitCode::from(u8::try_from(code).unwrap_or(1)));
+        }
+        let signal = signal_name(&status).unwrap_or("an unexpected exit");
         let message = match status.code() {
             Some(code) => format!("the program's process exited with code {code}"),
             None => format!("the program's process was killed by {signal}"),

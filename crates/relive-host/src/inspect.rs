@@ -44,6 +44,13 @@ pub fn inspect(path: &Path, bytes: &[u8]) -> Result<Handshake, LoadError> {
     }
     complete(&file, bytes.len() as u64).map_err(not_so)?;
 
+    if file.dynamic_symbols().next().is_none() {
+        // Every library built by rustc exports symbols: a file without a
+        // dynamic symbol table is one still being written over zeros.
+        return Err(not_so(
+            "it has no dynamic symbol table: it is incomplete (still being written?)".into(),
+        ));
+    }
     let symbol = file
         .dynamic_symbols()
         .find(|s| s.name() == Ok(HANDSHAKE_SYMBOL))

@@ -190,3 +190,21 @@ fn flow_exit_ends_relive_with_code_zero() {
     let counters: Vec<u64> = ticks(&relive).iter().map(|t| t.counter).collect();
     assert_eq!(counters, vec![1, 2, 3, 4, 5]);
 }
+
+#[test]
+fn process_exit_in_running_code_ends_relive_with_its_code() {
+    let app = App::copy("counter", "process_exit");
+    app.edit(
+        "// PANIC-HERE",
+        "if self.counter >= 5 { std::process::exit(3); }",
+    );
+    let mut relive = app.run(&[]);
+    let status = relive.wait_exit(BUILD_DEADLINE);
+    assert_eq!(status.code(), Some(3));
+    let exited = relive.wait_event("exited", SHORT_DEADLINE);
+    assert_eq!(exited["code"], 3);
+    assert!(
+        relive.events().iter().all(|e| e["event"] != "rolled_back"),
+        "an exit the running code asked for is not a crash"
+    );
+}
