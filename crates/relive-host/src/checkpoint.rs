@@ -52,7 +52,10 @@ impl Mapped {
         if need <= self.len {
             return Ok(());
         }
-        let len = need.next_power_of_two().max(64 * 1024);
+        // Never shorter than the file is: it may hold an earlier runner's
+        // checkpoint.
+        let current = usize::try_from(self.file.metadata()?.len()).unwrap_or(usize::MAX);
+        let len = need.next_power_of_two().max(64 * 1024).max(current);
         self.unmap();
         self.file.set_len(len as u64)?;
         // SAFETY: maps `len` bytes of a file this value owns, which was just
@@ -176,12 +179,15 @@ impl Checkpoints {
             .max_by_key(|&(_, seq)| seq)
             .map_or((0, 0), |(i, seq)| (1 - i, seq + 1));
         let [a, b] = [self.files[0].try_clone()?, self.files[1].try_clone()?];
+        let mut files = [Mapped::new(a), Mapped::new(b)];
+        // Map (and fault in) room for a small state now, before any swap,
+        // so that the first swap's pause does not pay for it.
+        let known = self.read_latest().map_or(0, |state| state.len());
+        for file in &mut files {
+            file.reserve(HEADER + known.max(64 * 1024))?;
+        }
         Ok(CheckpointWriter {
-            state: Mutex::new(Writer {
-                files: [Mapped::new(a), Mapped::new(b)],
-                slot,
-                seq,
-            }),
+            state: Mutex::new(Writer { files, slot, seq }),
         })
     }
 }
