@@ -87,8 +87,8 @@ pub fn build(req: &BuildRequest) -> Result<BuildOutcome, BuildError> {
         .stderr(Stdio::piped());
     // SAFETY: the closure runs in the forked child before exec, where only
     // async-signal-safe functions may be called; it only makes the plain
-    // syscalls `sched_setscheduler` and `setpriority`, which neither allocate
-    // nor take locks. Their failure is ignored: the build then merely runs
+    // syscalls `sched_setscheduler`, `setpriority` and `prctl`, which neither
+    // allocate nor take locks. Their failure is ignored: the build then merely runs
     // at normal priority.
     unsafe {
         cmd.pre_exec(|| {
@@ -98,6 +98,9 @@ pub fn build(req: &BuildRequest) -> Result<BuildOutcome, BuildError> {
             if libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) != 0 {
                 libc::setpriority(libc::PRIO_PROCESS, 0, NICENESS);
             }
+            // cargo ends with relive (the thread that waits for it), so an
+            // interrupted relive leaves no build holding the target folder.
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
             Ok(())
         });
     }

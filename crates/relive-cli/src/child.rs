@@ -44,8 +44,10 @@ impl Child {
         let (ours, theirs) = UnixStream::pair()?;
         let their_fd = theirs.as_raw_fd();
         let [cp_a, cp_b] = checkpoints.fds();
-        let exe = std::env::current_exe()?;
-        let mut command = std::process::Command::new(exe);
+        // This very binary, even if the file was replaced since it started
+        // (a rebuild of relive): supervisor and runner always speak the same
+        // protocol.
+        let mut command = std::process::Command::new("/proc/self/exe");
         command
             .arg("__runner")
             .arg("--staging")

@@ -121,9 +121,18 @@ pub fn run(args: NewArgs) -> anyhow::Result<ExitCode> {
     let name = package_name(&args.path)?;
     let dependency = relive_dependency();
     create(&args.path, &name, &dependency)?;
-    let shown = args.path.display();
+    let shown = args.path.display().to_string();
+    // Quoted for a shell when it needs to be.
+    let quoted = if shown
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+,:@".contains(c))
+    {
+        shown.clone()
+    } else {
+        format!("'{}'", shown.replace('\'', "'\\''"))
+    };
     println!("created the relive app `{name}` in {shown}");
-    println!("run it with `relive run {shown}`, then edit {shown}/src/lib.rs while it runs");
+    println!("run it with `relive run {quoted}`, then edit {shown}/src/lib.rs while it runs");
     Ok(ExitCode::SUCCESS)
 }
 

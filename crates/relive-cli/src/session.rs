@@ -185,13 +185,14 @@ impl Session {
             return Ok(None);
         }
         let tx = self.tx.clone();
-        let sources = watch::watch_sources(
-            &self.package.watch_dirs,
-            std::slice::from_ref(&self.package.target_dir),
-            move |_| {
-                let _ = tx.send(Msg::SourceChanged);
-            },
-        )?;
+        // relive's own output (the events log) must not look like an edit.
+        let mut ignore = vec![self.package.target_dir.clone()];
+        if let Some(events) = &self.args.events {
+            ignore.push(std::path::absolute(events).unwrap_or_else(|_| events.clone()));
+        }
+        let sources = watch::watch_sources(&self.package.watch_dirs, &ignore, move |_| {
+            let _ = tx.send(Msg::SourceChanged);
+        })?;
         self.start_build();
         Ok(Some(sources))
     }
@@ -295,7 +296,12 @@ impl Session {
                 }
                 Msg::Interrupt => {
                     if self.interrupted {
-                        std::process::exit(130);
+                        // A second Ctrl-C: the program did not stop in time
+                        // (a frame that never returns). Leave now, cleanly:
+                        // the runner dies with this process.
+                        self.events
+                            .emit("exited", json!({"code": 130, "forced": true}));
+                        return Ok(ExitCode::from(130));
                     }
                     self.interrupted = true;
                     self.ending = true;
@@ -333,10 +339,18 @@ impl Session {
         self.building = false;
         self.debounce.build_finished(Instant::now());
         match outcome {
-            Ok(BuildOutcome::Finished { artifact, ms, .. }) => {
+            Ok(BuildOutcome::Finished {
+                artifact,
+                ms,
+                warnings,
+            }) => {
                 self.events.emit("build_finished", json!({"ms": ms}));
                 self.terminal
                     .set_build(format!("built in {:.2} s", ms as f64 / 1000.0));
+                if !warnings.trim().is_empty() {
+                    self.terminal
+                        .say(Tone::Warn, "the build has warnings", &warnings);
+                }
                 if let Err(err) = self.watch_artifact(&artifact) {
                     self.terminal.say(
                         Tone::Warn,
@@ -345,7 +359,11 @@ impl Session {
                     );
                 }
                 self.artifact = Some(artifact.clone());
-                self.load(artifact);
+                // A build that changed nothing (cargo found it fresh) is not
+                // a new generation.
+                if self.loaded_id.is_none() || file_id(&artifact) != self.loaded_id {
+                    self.load(artifact);
+                }
             }
             Ok(BuildOutcome::Failed {
                 diagnostics,
@@ -370,6 +388,7 @@ impl Session {
                     "build_failed",
                     json!({"ms": 0, "diagnostics": format!("{err:#}")}),
                 );
+                self.terminal.set_build("build failed".into());
                 self.terminal.say(Tone::Bad, &format!("{err:#}"), "");
             }
         }
@@ -448,6 +467,7 @@ impl Session {
     }
 
     fn refused(&mut self, generation: u64, reason: &str) {
+        self.undo_offer(generation);
         self.events.emit(
             "refused",
             json!({"generation": generation, "reason": reason}),
@@ -462,6 +482,13 @@ impl Session {
             &format!("refused the new library{keeps}"),
             reason,
         );
+    }
+
+    /// A generation that was offered did not become the running one.
+    fn undo_offer(&mut self, generation: u64) {
+        if self.current == Some(generation) {
+            self.current = self.last_good;
+        }
     }
 
     /// Whether a complete crash checkpoint is there.
@@ -543,7 +570,9 @@ impl Session {
                 }
             }
         }
-        self.crashes += 1;
+        if good.is_some() {
+            self.crashes += 1;
+        }
         let Some(library) = good
             .and_then(|n| self.staged.get(&n))
             .map(Library::from_staged)
@@ -597,6 +626,11 @@ impl Session {
                 note,
             } => {
                 self.last_good = Some(generation);
+                self.current = Some(generation);
+                if !resumed {
+                    // A fresh start: earlier crashes were of other code.
+                    self.crashes = 0;
+                }
                 self.events.emit(
                     "loaded",
                     json!({"generation": generation, "resumed": resumed, "note": note}),
@@ -701,6 +735,7 @@ impl Session {
                 self.terminal.say(Tone::Good, &line, &details.join("\n"));
             }
             RunEvent::Refused { generation, reason } => {
+                self.undo_offer(generation);
                 self.events.emit(
                     "refused",
                     json!({"generation": generation, "reason": reason}),
@@ -719,6 +754,7 @@ impl Session {
                 location,
                 backtrace,
             } => {
+                self.current = Some(to);
                 self.events.emit(
                     "rolled_back",
                     json!({

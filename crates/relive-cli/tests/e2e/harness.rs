@@ -196,8 +196,19 @@ impl Relive {
     /// Starts `relive run` like [`Relive::start`], with extra environment
     /// variables for relive and the app (a window app's `DISPLAY`).
     pub fn start_with_env(path: &Path, extra: &[&str], env: &[(&str, &str)]) -> Relive {
+        Relive::start_logging_to(path, extra, env, None)
+    }
+
+    /// Starts `relive run` with its events log at `events` (default: a file
+    /// in a temp folder of its own).
+    pub fn start_logging_to(
+        path: &Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        events: Option<PathBuf>,
+    ) -> Relive {
         let events_dir = tempfile::tempdir().expect("events dir");
-        let events_path = events_dir.path().join("events.jsonl");
+        let events_path = events.unwrap_or_else(|| events_dir.path().join("events.jsonl"));
         let mut child = Command::new(env!("CARGO_BIN_EXE_relive"))
             .arg("run")
             .arg(path)

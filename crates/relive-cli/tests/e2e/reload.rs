@@ -208,3 +208,25 @@ fn process_exit_in_running_code_ends_relive_with_its_code() {
         "an exit the running code asked for is not a crash"
     );
 }
+
+#[test]
+fn an_events_log_inside_the_package_does_not_trigger_builds() {
+    let app = App::copy("counter", "events_inside");
+    let log = app.path().join("events.jsonl");
+    let relive = Relive::start_logging_to(app.path(), &[], &[], Some(log));
+    relive.wait_event("loaded", BUILD_DEADLINE);
+    // Plenty of frames, and so of time for a build the log could trigger.
+    relive.wait_for("60 frames", SHORT_DEADLINE, |r| {
+        (ticks(r).len() >= 60).then_some(())
+    });
+    let builds = relive
+        .events()
+        .iter()
+        .filter(|e| e["event"] == "build_started")
+        .count();
+    assert_eq!(
+        builds, 1,
+        "only the first build: relive's own log is not an edit"
+    );
+    assert_eq!(ticks(&relive).last().map(|t| t.generation), Some(1));
+}
