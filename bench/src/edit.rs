@@ -15,7 +15,7 @@ use crate::clock::now_ns;
 use crate::floors::{self, FileFloors};
 use crate::hotedit::{self, PeerEdit};
 use crate::relive::{Relive, event_name};
-use crate::stats::Summary;
+use crate::stats::{Summary, summary};
 use crate::workspace::{Profile, Workspace, edit_line, run_cargo};
 
 /// The marked line of the edit app.
@@ -69,15 +69,57 @@ fn bare_build(ws: &Workspace, app: &Path) -> anyhow::Result<()> {
     run_cargo(cmd, "build the edit app")
 }
 
-/// The last event named `name` at or before `t_ms`.
-fn last_before<'a>(events: &'a [Value], name: &str, t_ms: u64) -> Option<&'a Value> {
+/// The last event named `name` at or before `t_ms` (the reload's).
+pub fn last_before<'a>(events: &'a [Value], name: &str, t_ms: u64) -> anyhow::Result<&'a Value> {
     events
         .iter()
         .rfind(|e| event_name(e) == name && e["t_ms"].as_u64().is_some_and(|t| t <= t_ms))
+        .with_context(|| format!("no {name} before the reload"))
 }
 
-fn summary(samples: &[f64], what: &str) -> anyhow::Result<Summary> {
-    Summary::of(samples).with_context(|| format!("no samples of {what}"))
+/// Writes edit number `edit` into the marked line of the app source `src`;
+/// returns the `CLOCK_MONOTONIC` time of the write.
+pub fn write_edit(src: &Path, edit: u64) -> anyhow::Result<u64> {
+    edit_line(src, TAG, &format!("const EDIT: u64 = {edit};"))
+}
+
+/// One edit under `relive run`, from the write to relive's `reloaded` event.
+#[derive(Debug)]
+pub struct Reload {
+    /// The write, `CLOCK_MONOTONIC` ns.
+    pub saved: u64,
+    /// The start of the first frame of the new code, `CLOCK_MONOTONIC` ns.
+    pub first_frame: u64,
+    /// relive's `reloaded` event of the new generation.
+    pub reloaded: Value,
+    /// Its `t_ms` (ms since relive started).
+    pub reloaded_ms: u64,
+}
+
+/// Writes edit number `edit` into `src` and waits (up to `timeout`) for the
+/// first frame of the edited code, then for its `reloaded` event.
+pub fn edit_and_reload(
+    r: &mut Relive,
+    src: &Path,
+    edit: u64,
+    timeout: Duration,
+) -> anyhow::Result<Reload> {
+    let saved = write_edit(src, edit)?;
+    let marker = r.wait_marker(timeout, "the edited code", |m| {
+        m.kind == "gen" && m.u64("edit").ok() == Some(edit)
+    })?;
+    let generation = marker.u64("gen")?;
+    let first_frame = marker.u64("t_ns")?;
+    let reloaded = r.wait_event(Duration::from_secs(60), "`reloaded`", |e| {
+        event_name(e) == "reloaded" && e["generation"].as_u64() == Some(generation)
+    })?;
+    let reloaded_ms = reloaded["t_ms"].as_u64().context("event without t_ms")?;
+    Ok(Reload {
+        saved,
+        first_frame,
+        reloaded,
+        reloaded_ms,
+    })
 }
 
 /// Runs half of the `edits` bare builds, `edits` edits under relive, then the
@@ -94,7 +136,7 @@ pub fn run(ws: &Workspace, relive: &Path, edits: usize) -> anyhow::Result<EditRe
     let mut bare_builds = |count: usize, counter: &mut u64| -> anyhow::Result<()> {
         for _ in 0..count {
             *counter += 1;
-            let saved = edit_line(&src, TAG, &format!("const EDIT: u64 = {counter};"))?;
+            let saved = write_edit(&src, *counter)?;
             bare_build(ws, &app)?;
             bare.push((now_ns() - saved) as f64 / 1e6);
         }
@@ -103,9 +145,7 @@ pub fn run(ws: &Workspace, relive: &Path, edits: usize) -> anyhow::Result<EditRe
     bare_builds(edits / 2, &mut counter)?;
 
     let mut r = Relive::start(relive, ws, &app, &[], &[], "edit")?;
-    r.wait_marker(Duration::from_secs(240), "the first frame", |m| {
-        m.kind == "gen" && m.text("gen").ok() == Some("1")
-    })?;
+    r.wait_first_frame(Duration::from_secs(240))?;
     let mut e2r = Vec::new();
     let mut build = Vec::new();
     let mut part = Vec::new();
@@ -116,21 +156,15 @@ pub fn run(ws: &Workspace, relive: &Path, edits: usize) -> anyhow::Result<EditRe
     for _ in 0..edits {
         std::thread::sleep(SETTLE);
         counter += 1;
-        let saved = edit_line(&src, TAG, &format!("const EDIT: u64 = {counter};"))?;
-        let marker = r.wait_marker(Duration::from_secs(240), "the edited code", |m| {
-            m.kind == "gen" && m.u64("edit").ok() == Some(counter)
-        })?;
-        let generation = marker.u64("gen")?;
-        let first_frame = marker.u64("t_ns")?;
-        let reloaded = r.wait_event(Duration::from_secs(60), "`reloaded`", |e| {
-            event_name(e) == "reloaded" && e["generation"].as_u64() == Some(generation)
-        })?;
-        let reloaded_ms = reloaded["t_ms"].as_u64().context("event without t_ms")?;
+        let Reload {
+            saved,
+            first_frame,
+            reloaded,
+            reloaded_ms,
+        } = edit_and_reload(&mut r, &src, counter, Duration::from_secs(240))?;
         let events = r.events()?;
-        let finished = last_before(events, "build_finished", reloaded_ms)
-            .context("no build_finished before the reload")?;
-        let started = last_before(events, "build_started", reloaded_ms)
-            .context("no build_started before the reload")?;
+        let finished = last_before(events, "build_finished", reloaded_ms)?;
+        let started = last_before(events, "build_started", reloaded_ms)?;
         let build_ms = finished["ms"]
             .as_u64()
             .context("build_finished without ms")? as f64;

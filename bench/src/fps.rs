@@ -10,10 +10,10 @@ use std::time::Duration;
 use anyhow::Context;
 use serde_json::Value;
 
-use crate::edit::TAG;
-use crate::relive::{Marker, Relive, event_name};
+use crate::edit::{Reload, edit_and_reload, last_before};
+use crate::relive::{Marker, Relive};
 use crate::stats::Summary;
-use crate::workspace::{Profile, Workspace, edit_line};
+use crate::workspace::{Profile, Workspace};
 
 /// Time after a reload before the idle measurement starts.
 const SETTLE: Duration = Duration::from_millis(500);
@@ -114,9 +114,7 @@ pub fn run(
     let src = app.join("src").join("lib.rs");
     ws.build_app(&app, Profile::Release)?;
     let mut r = Relive::start(relive, ws, &app, &["--release"], &[], "fps")?;
-    let first = r.wait_marker(Duration::from_secs(240), "the first frame", |m| {
-        m.kind == "gen" && m.text("gen").ok() == Some("1")
-    })?;
+    let first = r.wait_first_frame(Duration::from_secs(240))?;
     let mut idle_from = first.u64("t_ns")? + SETTLE.as_nanos() as u64;
     std::thread::sleep(SETTLE);
 
@@ -126,33 +124,22 @@ pub fn run(
     for round in 0..rounds {
         std::thread::sleep(idle_time);
         let edit = round as u64 + 1;
-        let saved = edit_line(&src, TAG, &format!("const EDIT: u64 = {edit};"))?;
-        let marker = r.wait_marker(Duration::from_secs(300), "the edited code", |m| {
-            m.kind == "gen" && m.u64("edit").ok() == Some(edit)
-        })?;
-        let generation = marker.u64("gen")?;
-        let first_frame = marker.u64("t_ns")?;
-        let reloaded = r.wait_event(Duration::from_secs(60), "`reloaded`", |e| {
-            event_name(e) == "reloaded" && e["generation"].as_u64() == Some(generation)
-        })?;
-        let reloaded_ms = event_t_ms(&reloaded)?;
+        let Reload {
+            saved,
+            first_frame,
+            reloaded_ms,
+            ..
+        } = edit_and_reload(&mut r, &src, edit, Duration::from_secs(300))?;
         let offset_ns = first_frame as i128 - i128::from(reloaded_ms) * 1_000_000;
         let events = r.events()?;
-        let last = |name: &str| {
-            events
-                .iter()
-                .rfind(|e| event_name(e) == name && e["t_ms"].as_u64() <= Some(reloaded_ms))
-                .cloned()
-                .with_context(|| format!("no {name} before the reload"))
-        };
-        let started = last("build_started")?;
-        let finished = last("build_finished")?;
+        let started = last_before(events, "build_started", reloaded_ms)?;
+        let finished = last_before(events, "build_finished", reloaded_ms)?;
         builds.push(finished["ms"].as_u64().unwrap_or(0) as f64);
         let at = |e: &Value| -> anyhow::Result<u64> {
             Ok((offset_ns + i128::from(event_t_ms(e)?) * 1_000_000).max(0) as u64)
         };
-        let build_from = at(&started)? + MARGIN_NS;
-        let build_to = at(&finished)?.saturating_sub(MARGIN_NS);
+        let build_from = at(started)? + MARGIN_NS;
+        let build_to = at(finished)?.saturating_sub(MARGIN_NS);
 
         // Collect the windows up to a little after the reload.
         std::thread::sleep(SETTLE);

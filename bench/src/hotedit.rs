@@ -8,19 +8,18 @@
 //! which the new library stamps with `CLOCK_MONOTONIC`.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
 use crate::clock::now_ns;
-use crate::edit::{SETTLE, TAG};
-use crate::relive::Marker;
-use crate::stats::Summary;
-use crate::workspace::{Workspace, edit_line, run_cargo};
+use crate::edit::{SETTLE, write_edit};
+use crate::relive::{Marker, read_markers, stderr_tail};
+use crate::stats::{Summary, summary};
+use crate::workspace::{Workspace, run_cargo};
 
 /// The library's package and file name.
 const LIB: &str = "hotedit_lib";
@@ -87,21 +86,10 @@ impl Peer {
             .stdout
             .take()
             .context("the app's stdout is not piped")?;
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(marker) = Marker::parse(&line)
-                    && tx.send(marker).is_err()
-                {
-                    break;
-                }
-            }
-        });
         Ok(Peer {
             child: Some(child),
             stdin,
-            markers: rx,
+            markers: read_markers(stdout),
             stderr_path,
             what: exe.display().to_string(),
         })
@@ -109,14 +97,11 @@ impl Peer {
 
     /// The end of the executable's stderr, for an error message.
     fn diagnose(&self) -> String {
-        let stderr = std::fs::read_to_string(&self.stderr_path).unwrap_or_default();
-        let tail: Vec<&str> = stderr.lines().rev().take(30).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
         format!(
             "{}\nits stderr ({}):\n{}",
             self.what,
             self.stderr_path.display(),
-            tail.join("\n")
+            stderr_tail(&self.stderr_path)
         )
     }
 
@@ -205,10 +190,6 @@ fn remove_loaded_copies(dir: &Path) {
     }
 }
 
-fn summary(samples: &[f64], what: &str) -> anyhow::Result<Summary> {
-    Summary::of(samples).with_context(|| format!("no samples of {what}"))
-}
-
 /// Builds the app (debug) and measures `edits` edits under each variant in
 /// turn.
 pub fn run(ws: &Workspace, edits: usize) -> anyhow::Result<Vec<PeerEdit>> {
@@ -241,7 +222,7 @@ pub fn run(ws: &Workspace, edits: usize) -> anyhow::Result<Vec<PeerEdit>> {
         for _ in 0..edits {
             std::thread::sleep(SETTLE);
             counter += 1;
-            let saved = edit_line(&src, TAG, &format!("const EDIT: u64 = {counter};"))?;
+            let saved = write_edit(&src, counter)?;
             build_lib(ws, &app)?;
             let built = now_ns();
             let marker = peer.wait_marker(EDIT_TIMEOUT, "the edited code", |m| {

@@ -71,6 +71,32 @@ impl Marker {
     }
 }
 
+/// Reads the `@bench` lines of a child's stdout on a thread (each line
+/// carries its own timestamps, so reading late changes no figure); other
+/// lines are dropped.
+pub fn read_markers(stdout: impl Read + Send + 'static) -> Receiver<Marker> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(marker) = Marker::parse(&line)
+                && tx.send(marker).is_err()
+            {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// The last 30 lines of the stderr log at `path`, for an error message.
+pub fn stderr_tail(path: &Path) -> String {
+    let stderr = std::fs::read_to_string(path).unwrap_or_default();
+    let tail: Vec<&str> = stderr.lines().rev().take(30).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    tail.join("\n")
+}
+
 /// Reads a JSON Lines file as it grows.
 #[derive(Debug)]
 struct EventTail {
@@ -174,20 +200,9 @@ impl Relive {
             .stdout
             .take()
             .context("relive's stdout is not piped")?;
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(marker) = Marker::parse(&line)
-                    && tx.send(marker).is_err()
-                {
-                    break;
-                }
-            }
-        });
         Ok(Relive {
             child: Some(child),
-            markers: rx,
+            markers: read_markers(stdout),
             backlog: VecDeque::new(),
             events: EventTail::new(events_path),
             stderr_path,
@@ -198,9 +213,6 @@ impl Relive {
     /// The end of relive's stderr and its last events, for an error message.
     fn diagnose(&mut self) -> String {
         let _ = self.events.poll();
-        let stderr = std::fs::read_to_string(&self.stderr_path).unwrap_or_default();
-        let stderr: Vec<&str> = stderr.lines().rev().take(30).collect();
-        let stderr: Vec<&str> = stderr.into_iter().rev().collect();
         let events: Vec<String> = self
             .events
             .all
@@ -217,7 +229,7 @@ impl Relive {
             self.what,
             events.join("\n"),
             self.stderr_path.display(),
-            stderr.join("\n")
+            stderr_tail(&self.stderr_path)
         )
     }
 
@@ -266,6 +278,14 @@ impl Relive {
                 }
             }
         }
+    }
+
+    /// Waits for the first frame of the first generation (`@bench gen
+    /// gen=1`).
+    pub fn wait_first_frame(&mut self, timeout: Duration) -> anyhow::Result<Marker> {
+        self.wait_marker(timeout, "the first frame", |m| {
+            m.kind == "gen" && m.text("gen").ok() == Some("1")
+        })
     }
 
     /// Takes every app line of `kind` received so far.

@@ -88,111 +88,106 @@ fn failed(item: &'static str, measure: &str, error: &str) -> Row {
     }
 }
 
-fn rows(r: &Results) -> Vec<Row> {
-    let mut rows = Vec::new();
-    match &r.swap {
-        Some(Ok(s)) => {
-            rows.push(Row {
-                item: "1",
-                measure: format!("swap pause, {} KiB state, release", s.state_bytes / 1024),
-                median: us(s.pause_us.median),
-                p99: us(s.pause_us.p99),
-                target: "< 100 µs, p99 < 1 ms".into(),
-                result: verdict(s.pause_us.median < 100.0 && s.pause_us.p99 < 1000.0),
-            });
-        }
-        Some(Err(e)) => rows.push(failed("1", "swap pause", e)),
+/// Adds the rows of one section's outcome: `ok`'s for its results, a
+/// failed row for its error, none when it did not run.
+fn push_rows<T>(
+    rows: &mut Vec<Row>,
+    outcome: &Outcome<T>,
+    item: &'static str,
+    measure: &str,
+    ok: impl FnOnce(&T) -> Vec<Row>,
+) {
+    match outcome {
+        Some(Ok(x)) => rows.extend(ok(x)),
+        Some(Err(e)) => rows.push(failed(item, measure, e)),
         None => {}
     }
-    match &r.edit {
-        Some(Ok(e)) => {
-            rows.push(Row {
+}
+
+fn rows(r: &Results) -> Vec<Row> {
+    let mut rows = Vec::new();
+    push_rows(&mut rows, &r.swap, "1", "swap pause", |s| {
+        vec![Row {
+            item: "1",
+            measure: format!("swap pause, {} KiB state, release", s.state_bytes / 1024),
+            median: us(s.pause_us.median),
+            p99: us(s.pause_us.p99),
+            target: "< 100 µs, p99 < 1 ms".into(),
+            result: verdict(s.pause_us.median < 100.0 && s.pause_us.p99 < 1000.0),
+        }]
+    });
+    push_rows(&mut rows, &r.edit, "2", "edit-to-running", |e| {
+        let mut rows = vec![
+            Row {
                 item: "2",
                 measure: "edit-to-running (debug)".into(),
                 median: ms(e.edit_to_running_ms.median),
                 p99: ms(e.edit_to_running_ms.p99),
                 target: format!("bare cargo build {}", ms(e.bare_build_ms.median)),
                 result: format!("{:.2}x the bare build", e.ratio),
-            });
-            rows.push(Row {
+            },
+            Row {
                 item: "2",
                 measure: "  relive's part (minus its build)".into(),
                 median: ms(e.relive_part_ms.median),
                 p99: ms(e.relive_part_ms.p99),
                 target: "—".into(),
                 result: "reported".into(),
-            });
-            match &e.peer {
-                Ok(peers) => {
-                    for p in peers {
-                        rows.push(Row {
-                            item: "2",
-                            measure: format!(
-                                "  hot-lib-reloader edit-to-running, {}",
-                                debounce_label(p)
-                            ),
-                            median: ms(p.edit_to_running_ms.median),
-                            p99: ms(p.edit_to_running_ms.p99),
-                            target: format!("relive {}", ms(e.edit_to_running_ms.median)),
-                            result: format!(
-                                "{:.2}x relive's; minus the build {} vs {}",
-                                p.edit_to_running_ms.median / e.edit_to_running_ms.median,
-                                ms(p.after_build_ms.median),
-                                ms(e.relive_part_ms.median)
-                            ),
-                        });
-                    }
+            },
+        ];
+        match &e.peer {
+            Ok(peers) => {
+                for p in peers {
+                    rows.push(Row {
+                        item: "2",
+                        measure: format!(
+                            "  hot-lib-reloader edit-to-running, {}",
+                            debounce_label(p)
+                        ),
+                        median: ms(p.edit_to_running_ms.median),
+                        p99: ms(p.edit_to_running_ms.p99),
+                        target: format!("relive {}", ms(e.edit_to_running_ms.median)),
+                        result: format!(
+                            "{:.2}x relive's; minus the build {} vs {}",
+                            p.edit_to_running_ms.median / e.edit_to_running_ms.median,
+                            ms(p.after_build_ms.median),
+                            ms(e.relive_part_ms.median)
+                        ),
+                    });
                 }
-                Err(err) => rows.push(failed("2", "hot-lib-reloader edit-to-running", err)),
             }
+            Err(err) => rows.push(failed("2", "hot-lib-reloader edit-to-running", err)),
         }
-        Some(Err(e)) => rows.push(failed("2", "edit-to-running", e)),
-        None => {}
-    }
-    match &r.swap {
-        Some(Ok(s)) => {
-            rows.push(Row {
-                item: "3",
-                measure: "library ready to new code running".into(),
-                median: ms(s.ready_ms.median),
-                p99: ms(s.ready_ms.p99),
-                target: "< 5 ms".into(),
-                result: verdict(s.ready_ms.median < 5.0),
-            });
-        }
-        Some(Err(e)) => rows.push(failed("3", "library ready to running", e)),
-        None => {}
-    }
-    match &r.calls {
-        Some(Ok(c)) => {
-            rows.push(Row {
-                item: "4",
-                measure: "call via fn pointer minus direct call".into(),
-                median: ns(c.pointer.median - c.direct.median),
-                p99: "—".into(),
-                target: "floor 1.5 ns".into(),
-                result: format!("{} vs {}", ns(c.pointer.median), ns(c.direct.median)),
-            });
-            match &c.peer {
-                Ok(p) => {
+        rows
+    });
+    push_rows(&mut rows, &r.swap, "3", "library ready to running", |s| {
+        vec![Row {
+            item: "3",
+            measure: "library ready to new code running".into(),
+            median: ms(s.ready_ms.median),
+            p99: ms(s.ready_ms.p99),
+            target: "< 5 ms".into(),
+            result: verdict(s.ready_ms.median < 5.0),
+        }]
+    });
+    push_rows(&mut rows, &r.calls, "4", "call overhead", |c| {
+        let mut rows = vec![Row {
+            item: "4",
+            measure: "call via fn pointer minus direct call".into(),
+            median: ns(c.pointer.median - c.direct.median),
+            p99: "—".into(),
+            target: "floor 1.5 ns".into(),
+            result: format!("{} vs {}", ns(c.pointer.median), ns(c.direct.median)),
+        }];
+        match &c.peer {
+            Ok(p) => {
+                for (threads, label) in [(1, "1 thread"), (2, "2 threads")] {
                     if let (Some(hot), Some(direct)) =
-                        (p.get("hot_lib_reloader", 1), p.get("direct", 1))
+                        (p.get("hot_lib_reloader", threads), p.get("direct", threads))
                     {
                         rows.push(Row {
                             item: "4",
-                            measure: "hot-lib-reloader call, 1 thread".into(),
-                            median: ns(hot),
-                            p99: "—".into(),
-                            target: "—".into(),
-                            result: format!("+{} over direct", ns(hot - direct)),
-                        });
-                    }
-                    if let (Some(hot), Some(direct)) =
-                        (p.get("hot_lib_reloader", 2), p.get("direct", 2))
-                    {
-                        rows.push(Row {
-                            item: "4",
-                            measure: "hot-lib-reloader call, 2 threads".into(),
+                            measure: format!("hot-lib-reloader call, {label}"),
                             median: ns(hot),
                             p99: "—".into(),
                             target: "—".into(),
@@ -200,26 +195,23 @@ fn rows(r: &Results) -> Vec<Row> {
                         });
                     }
                 }
-                Err(e) => rows.push(failed("4", "hot-lib-reloader", e)),
             }
+            Err(e) => rows.push(failed("4", "hot-lib-reloader", e)),
         }
-        Some(Err(e)) => rows.push(failed("4", "call overhead", e)),
-        None => {}
-    }
-    match &r.native {
-        Some(Ok(n)) => rows.push(Row {
+        rows
+    });
+    push_rows(&mut rows, &r.native, "5", "native speed", |n| {
+        vec![Row {
             item: "5",
             measure: "n-body kernel, relive app vs static".into(),
             median: format!("{} vs {}", ms(n.relive_ms.median), ms(n.static_ms.median)),
             p99: "—".into(),
             target: ">= 0.98x".into(),
             result: format!("{:.3}x, {}", n.ratio, verdict(n.ratio >= 0.98)),
-        }),
-        Some(Err(e)) => rows.push(failed("5", "native speed", e)),
-        None => {}
-    }
-    match &r.swap {
-        Some(Ok(s)) => rows.push(Row {
+        }]
+    });
+    push_rows(&mut rows, &r.swap, "6", "page faults", |s| {
+        vec![Row {
             item: "6",
             measure: "minor faults, first frame after swap".into(),
             median: format!("{:.0}", s.first_frame_faults.median),
@@ -234,38 +226,38 @@ fn rows(r: &Results) -> Vec<Row> {
                 "steady frame {:.0}; pause {:.0}",
                 s.steady_faults.median, s.pause_faults.median
             ),
-        }),
-        Some(Err(e)) => rows.push(failed("6", "page faults", e)),
-        None => {}
-    }
-    match &r.swap_mlock {
-        Some(Ok(m)) => rows.push(Row {
-            item: "6",
-            measure: "  the same with --mlock".into(),
-            median: format!("{:.0}", m.first_frame_faults.median),
-            p99: format!("{:.0}", m.first_frame_faults.p99),
-            target: "report".into(),
-            result: format!(
-                "pause {:.0} faults, {}",
-                m.pause_faults.median,
-                us(m.pause_us.median)
-            ),
-        }),
-        Some(Err(e)) => rows.push(failed("6", "page faults with --mlock", e)),
-        None => {}
-    }
-    match &r.fps {
-        Some(Ok(f)) => rows.push(Row {
+        }]
+    });
+    push_rows(
+        &mut rows,
+        &r.swap_mlock,
+        "6",
+        "page faults with --mlock",
+        |m| {
+            vec![Row {
+                item: "6",
+                measure: "  the same with --mlock".into(),
+                median: format!("{:.0}", m.first_frame_faults.median),
+                p99: format!("{:.0}", m.first_frame_faults.p99),
+                target: "report".into(),
+                result: format!(
+                    "pause {:.0} faults, {}",
+                    m.pause_faults.median,
+                    us(m.pause_us.median)
+                ),
+            }]
+        },
+    );
+    push_rows(&mut rows, &r.fps, "7", "frame rate during a build", |f| {
+        vec![Row {
             item: "7",
             measure: "frame rate during a build vs idle".into(),
             median: format!("{:.0} vs {:.0} fps", f.build_fps, f.idle_fps),
             p99: "—".into(),
             target: ">= 90%".into(),
             result: format!("{:.1}%, {}", f.ratio * 100.0, verdict(f.ratio >= 0.9)),
-        }),
-        Some(Err(e)) => rows.push(failed("7", "frame rate during a build", e)),
-        None => {}
-    }
+        }]
+    });
     rows
 }
 
@@ -325,6 +317,19 @@ const SUMMARY_HEADER: &str = "| | median | p99 | min | max |\n|---|---|---|---|-
 
 fn section_error(out: &mut String, error: &str) {
     let _ = writeln!(out, "The measurement failed:\n\n```text\n{error}\n```\n");
+}
+
+/// One section's part of the markdown: `write`'s for its results, `heading`
+/// and the error for a failure, nothing when it did not run.
+fn section<T>(out: &mut String, outcome: &Outcome<T>, heading: &str, write: fn(&mut String, &T)) {
+    match outcome {
+        Some(Ok(x)) => write(out, x),
+        Some(Err(e)) => {
+            out.push_str(heading);
+            section_error(out, e);
+        }
+        None => {}
+    }
 }
 
 fn pause_section(out: &mut String, s: &SwapResults) {
@@ -912,52 +917,32 @@ pub fn markdown(r: &Results) -> String {
         );
     }
     out.push('\n');
-    match &r.swap {
-        Some(Ok(s)) => pause_section(&mut out, s),
-        Some(Err(e)) => {
-            out.push_str("## 1. Swap pause (with 3 and 6)\n\n");
-            section_error(&mut out, e);
-        }
-        None => {}
-    }
-    match &r.edit {
-        Some(Ok(e)) => edit_section(&mut out, e),
-        Some(Err(e)) => {
-            out.push_str("## 2. Edit-to-running\n\n");
-            section_error(&mut out, e);
-        }
-        None => {}
-    }
+    section(
+        &mut out,
+        &r.swap,
+        "## 1. Swap pause (with 3 and 6)\n\n",
+        pause_section,
+    );
+    section(&mut out, &r.edit, "## 2. Edit-to-running\n\n", edit_section);
     if let Some(Ok(s)) = &r.swap {
         ready_section(&mut out, s);
     }
-    match &r.calls {
-        Some(Ok(c)) => calls_section(&mut out, c),
-        Some(Err(e)) => {
-            out.push_str("## 4. Call overhead\n\n");
-            section_error(&mut out, e);
-        }
-        None => {}
-    }
-    match &r.native {
-        Some(Ok(n)) => native_section(&mut out, n),
-        Some(Err(e)) => {
-            out.push_str("## 5. Native speed\n\n");
-            section_error(&mut out, e);
-        }
-        None => {}
-    }
+    section(&mut out, &r.calls, "## 4. Call overhead\n\n", calls_section);
+    section(
+        &mut out,
+        &r.native,
+        "## 5. Native speed\n\n",
+        native_section,
+    );
     if let Some(Ok(s)) = &r.swap {
         faults_section(&mut out, s, r.mlock_supported.then_some(&r.swap_mlock));
     }
-    match &r.fps {
-        Some(Ok(f)) => fps_section(&mut out, f),
-        Some(Err(e)) => {
-            out.push_str("## 7. Frame rate during a background build\n\n");
-            section_error(&mut out, e);
-        }
-        None => {}
-    }
+    section(
+        &mut out,
+        &r.fps,
+        "## 7. Frame rate during a background build\n\n",
+        fps_section,
+    );
     out
 }
 

@@ -1,6 +1,8 @@
 //! Summary statistics of a set of samples: median, p99 (nearest rank), min,
 //! max, mean.
 
+use anyhow::Context;
+
 /// A summary of samples (all in one unit).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Summary {
@@ -55,6 +57,11 @@ impl Summary {
             mean: self.mean * factor,
         }
     }
+}
+
+/// Summarises `samples`; an error naming `what` when there are none.
+pub fn summary(samples: &[f64], what: &str) -> anyhow::Result<Summary> {
+    Summary::of(samples).with_context(|| format!("no samples of {what}"))
 }
 
 /// The `p`-th percentile (0 < p <= 100) of ascending `sorted` by nearest

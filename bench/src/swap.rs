@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::clock::now_ns;
 use crate::floors::{self, Floors};
 use crate::relive::{Relive, event_name};
-use crate::stats::Summary;
+use crate::stats::{Summary, summary};
 use crate::workspace::{Profile, Workspace, edit_line};
 
 /// The marked line of the swap app.
@@ -159,10 +159,6 @@ fn place(from: &Path, to: &Path) -> anyhow::Result<u64> {
     Ok(t)
 }
 
-fn summary(samples: &[f64], what: &str) -> anyhow::Result<Summary> {
-    Summary::of(samples).with_context(|| format!("no samples of {what}"))
-}
-
 /// Whether this `relive run` has the `--mlock` option.
 pub fn has_mlock(relive: &Path) -> bool {
     std::process::Command::new(relive)
@@ -203,9 +199,7 @@ pub fn run(
     }
     let tag = if mlock { "swap-mlock" } else { "swap" };
     let mut r = Relive::start(relive, ws, &app, &args, &[], tag)?;
-    let first = r.wait_marker(Duration::from_secs(60), "the first frame", |m| {
-        m.kind == "gen" && m.text("gen").ok() == Some("1")
-    })?;
+    let first = r.wait_first_frame(Duration::from_secs(60))?;
     let state_bytes = first.u64("state_bytes")?;
     // The process the app runs in, as the app itself reports it.
     let pid = u32::try_from(first.u64("pid")?).context("the app's pid")?;
