@@ -1,0 +1,215 @@
+//! What the running program did, told twice: as `--events` lines and on the
+//! terminal.
+
+use std::process::ExitCode;
+
+use relive_host::RunEvent;
+use relive_host::plan::Mode;
+use serde_json::json;
+
+use super::Session;
+use crate::terminal::Tone;
+
+impl Session {
+    /// Reports what the running program did; returns the exit code when it
+    /// ended.
+    pub(super) fn run_event(&mut self, event: RunEvent) -> Option<ExitCode> {
+        match event {
+            RunEvent::Loaded {
+                generation,
+                resumed,
+                note,
+            } => {
+                self.last_good = Some(generation);
+                self.current = Some(generation);
+                if !resumed {
+                    // A fresh start: earlier crashes were of other code.
+                    self.crashes = 0;
+                }
+                self.events.emit(
+                    "loaded",
+                    json!({"generation": generation, "resumed": resumed, "note": note}),
+                );
+                self.terminal.set_generation(generation);
+                let how = if resumed {
+                    " (state restored after a crash)"
+                } else {
+                    ""
+                };
+                self.terminal.say(
+                    Tone::Good,
+                    &format!("running generation {generation}{how}"),
+                    &note,
+                );
+            }
+            RunEvent::NoCheckpoint { generation, reason } => {
+                self.events.emit(
+                    "no_checkpoint",
+                    json!({"generation": generation, "reason": reason}),
+                );
+                self.terminal.say(
+                    Tone::Warn,
+                    "the state cannot be kept across a crash of the program",
+                    &reason,
+                );
+            }
+            RunEvent::Reloaded {
+                generation,
+                pause_us,
+                stages,
+                plan,
+            } => {
+                self.last_good = Some(generation);
+                self.crashes = 0;
+                self.postponed = None;
+                let prepare = self.timings.remove(&generation).unwrap_or_default();
+                if plan.mode != Mode::Identical {
+                    self.events.emit(
+                        "migrated",
+                        json!({
+                            "generation": generation,
+                            "mode": plan.mode.name(),
+                            "added": plan.added,
+                            "removed": plan.removed,
+                            "widened": plan.widened,
+                            "reset": plan.reset,
+                            "us": stages.save_us + stages.adopt_us,
+                        }),
+                    );
+                }
+                if !plan.pinned.is_empty() {
+                    self.events.emit(
+                        "pinned",
+                        json!({
+                            "generation": generation,
+                            "fields": plan.pinned,
+                            "previous_kept_mapped": plan.pins_old_generation(),
+                        }),
+                    );
+                }
+                self.events.emit(
+                    "reloaded",
+                    json!({
+                        "generation": generation,
+                        "pause_us": pause_us,
+                        "mode": plan.mode.name(),
+                        "stages": {
+                            "stop_workers_us": stages.stop_workers_us,
+                            "checkpoint_us": stages.checkpoint_us,
+                            "snapshot_us": stages.snapshot_us,
+                            "save_us": stages.save_us,
+                            "handover_us": stages.handover_us,
+                            "adopt_us": stages.adopt_us,
+                            "reloaded_us": stages.reloaded_us,
+                        },
+                        "prepare": {
+                            "read_us": prepare.read_us,
+                            "check_us": prepare.check_us,
+                            "copy_us": prepare.copy_us,
+                        },
+                    }),
+                );
+                self.terminal.set_generation(generation);
+                self.terminal.set_pause(pause_us);
+                let mut line = format!("reloaded generation {generation} (swap {pause_us} µs)");
+                let mut details = Vec::new();
+                for (label, items) in [
+                    ("new fields from Default", &plan.added),
+                    ("dropped", &plan.removed),
+                    ("widened", &plan.widened),
+                    ("reset", &plan.reset),
+                    ("pointing into old code", &plan.pinned),
+                ] {
+                    if !items.is_empty() {
+                        details.push(format!("{label}: {}", items.join(", ")));
+                    }
+                }
+                if plan.mode == Mode::Migrate {
+                    line.push_str("; state migrated by field name");
+                }
+                self.terminal.say(Tone::Good, &line, &details.join("\n"));
+            }
+            RunEvent::Refused { generation, reason } => {
+                self.undo_offer(generation);
+                self.events.emit(
+                    "refused",
+                    json!({"generation": generation, "reason": reason}),
+                );
+                self.terminal.say(
+                    Tone::Warn,
+                    "refused the new code; the program keeps running the previous code",
+                    &reason,
+                );
+            }
+            RunEvent::RolledBack {
+                from,
+                to,
+                stage,
+                message,
+                location,
+                backtrace,
+            } => {
+                self.current = Some(to);
+                self.events.emit(
+                    "rolled_back",
+                    json!({
+                        "cause": "panic",
+                        "message": message,
+                        "location": location,
+                        "stage": stage,
+                        "failed_generation": from,
+                        "generation": to,
+                    }),
+                );
+                self.terminal.set_generation(to);
+                self.terminal.say(
+                    Tone::Bad,
+                    &format!(
+                        "generation {from} panicked in {stage} at {location}; rolled back to generation {to} with the state from before the reload"
+                    ),
+                    &format!("{message}\n{backtrace}"),
+                );
+            }
+            RunEvent::Panicked {
+                generation,
+                message,
+                location,
+                backtrace,
+            } => {
+                self.events.emit(
+                    "panicked",
+                    json!({"generation": generation, "message": message, "location": location}),
+                );
+                self.terminal.say(
+                    Tone::Bad,
+                    &format!(
+                        "generation {generation} panicked at {location}; the program is paused with its state: fix the code and save"
+                    ),
+                    &format!("{message}\n{backtrace}"),
+                );
+            }
+            RunEvent::Postponed {
+                generation,
+                threads,
+            } => {
+                self.postponed = Some(threads.clone());
+                self.events.emit(
+                    "postponed",
+                    json!({"generation": generation, "threads": threads}),
+                );
+                self.terminal.say(
+                    Tone::Warn,
+                    &format!("the swap waits for worker threads that do not stop: {threads}"),
+                    "a worker must return when Worker::should_stop() is true",
+                );
+            }
+            RunEvent::Exited { by_app } => {
+                self.ending = true;
+                self.events
+                    .emit("exited", json!({"code": 0, "by_app": by_app}));
+                return Some(ExitCode::SUCCESS);
+            }
+        }
+        None
+    }
+}
