@@ -12,6 +12,7 @@
 
 mod clock;
 mod control;
+mod events;
 mod frames;
 
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use crate::generation::Generation;
 use crate::plan::{Plan, plan};
 
 use control::{Control, Request, Verdict};
+pub use events::{RunEvent, Stages};
 use frames::Start;
 
 /// Where a runner writes the state's checkpoint at every swap, before the
@@ -36,106 +38,6 @@ pub enum Begin {
     /// Loaded by name from a checkpoint (falls back to fresh if it does not
     /// fit), then `App::reloaded`.
     Resume(Vec<u8>),
-}
-
-/// Timings of the swap pause, in microseconds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Stages {
-    /// Stopping and joining the old generation's workers.
-    pub stop_workers_us: u64,
-    /// The checkpoint kept for a crash (saved by name, written to disk).
-    pub checkpoint_us: u64,
-    /// The deep copy kept for a rollback.
-    pub snapshot_us: u64,
-    /// A migration: the old code saving the state by name.
-    pub save_us: u64,
-    /// From the old thread's handover to the new thread's receipt.
-    pub handover_us: u64,
-    /// The new generation taking the state over (moving bytes, or loading
-    /// the saved state for a migration).
-    pub adopt_us: u64,
-    /// `App::reloaded`.
-    pub reloaded_us: u64,
-}
-
-/// What happened to the running program.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum RunEvent {
-    /// A generation started without a previous one: fresh (`init`
-    /// returned) or resumed from a checkpoint after a crash.
-    Loaded {
-        /// Its number.
-        generation: u64,
-        /// Whether the state came from a checkpoint.
-        resumed: bool,
-        /// Why a checkpoint could not be used, if one was given.
-        note: String,
-    },
-    /// The state could not be checkpointed for crash recovery at a swap.
-    NoCheckpoint {
-        /// The generation whose state was saved.
-        generation: u64,
-        /// Why.
-        reason: String,
-    },
-    /// A new generation runs, with the state.
-    Reloaded {
-        /// Its number.
-        generation: u64,
-        /// From the end of the last old frame to the start of the first new one.
-        pause_us: u64,
-        /// Where the pause went.
-        stages: Stages,
-        /// How the state moved.
-        plan: Box<Plan>,
-    },
-    /// A library was not swapped in; the running code goes on.
-    Refused {
-        /// The refused generation's number.
-        generation: u64,
-        /// Why, naming the field or check.
-        reason: String,
-    },
-    /// The new code panicked during its trial; the previous code runs again
-    /// with the state from before the reload.
-    RolledBack {
-        /// The generation that failed.
-        from: u64,
-        /// The generation that runs again.
-        to: u64,
-        /// What failed: `adopt`, `reloaded` or `frame`.
-        stage: String,
-        /// The panic's message.
-        message: String,
-        /// Where it panicked (`file:line:column`).
-        location: String,
-        /// The backtrace, when `RUST_BACKTRACE` asked for one.
-        backtrace: String,
-    },
-    /// The running code panicked with no previous code to return to; the
-    /// program is paused with its state until new code arrives.
-    Panicked {
-        /// The generation that panicked.
-        generation: u64,
-        /// The panic's message.
-        message: String,
-        /// Where it panicked.
-        location: String,
-        /// The backtrace, when `RUST_BACKTRACE` asked for one.
-        backtrace: String,
-    },
-    /// A swap waits for worker threads that do not stop.
-    Postponed {
-        /// The generation whose workers do not stop.
-        generation: u64,
-        /// Their names.
-        threads: String,
-    },
-    /// The program ended.
-    Exited {
-        /// Whether the app asked for it (`Flow::Exit`) rather than a stop request.
-        by_app: bool,
-    },
 }
 
 /// Messages to the orchestrator, from the owner and from frame threads.
