@@ -159,6 +159,14 @@ impl Checkpoints {
         [self.files[0].as_raw_fd(), self.files[1].as_raw_fd()]
     }
 
+    /// Whether a complete checkpoint is there (reads the headers only).
+    pub fn has_latest(&self) -> bool {
+        self.files.iter().any(|file| {
+            let mut magic = [0u8; 8];
+            file.read_exact_at(&mut magic, 0).is_ok() && magic == MAGIC
+        })
+    }
+
     /// The newest complete checkpoint, if any.
     pub fn read_latest(&self) -> Option<Vec<u8>> {
         self.files
@@ -248,7 +256,8 @@ impl CheckpointWriter {
     }
 
     /// Writes `state` as a checkpoint.
-    pub fn write(&self, state: &[u8]) -> std::io::Result<()> {
+    #[cfg(test)]
+    fn write(&self, state: &[u8]) -> std::io::Result<()> {
         self.write_with(|_| Filled::Elsewhere(state)).map(|_| ())
     }
 }
@@ -285,8 +294,10 @@ mod tests {
     fn the_newest_complete_checkpoint_wins_and_a_torn_one_is_skipped() {
         let files = Checkpoints::create().expect("memory files");
         assert_eq!(files.read_latest(), None);
+        assert!(!files.has_latest());
         let writer = files.writer().expect("writer");
         writer.write(b"first").expect("write");
+        assert!(files.has_latest());
         writer.write(b"second, longer").expect("write");
         assert_eq!(files.read_latest().as_deref(), Some(&b"second, longer"[..]));
         writer.write(b"third").expect("write");

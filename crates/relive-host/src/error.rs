@@ -42,7 +42,9 @@ pub enum LoadError {
         detail: String,
     },
     /// The private copy could not be made.
-    #[error("cannot stage a private copy of {path} in {dir}: {source}")]
+    #[error(
+        "cannot stage a private copy of {path} in {dir}: {source}; check the free space and permissions of the temp folder (or set TMPDIR)"
+    )]
     Stage {
         /// The library file.
         path: PathBuf,
@@ -52,7 +54,9 @@ pub enum LoadError {
         source: std::io::Error,
     },
     /// `dlopen` failed.
-    #[error("cannot load {path}: {detail}")]
+    #[error(
+        "cannot load {path}: {detail}; check the app's own shared-library dependencies (`ldd` on the built library)"
+    )]
     Open {
         /// The staged copy.
         path: PathBuf,
@@ -68,7 +72,9 @@ pub enum LoadError {
         symbol: &'static str,
     },
     /// The library's layout description is unusable.
-    #[error("{path} describes its state unreadably: {detail}")]
+    #[error(
+        "{path} describes its state unreadably: {detail}; rebuild the app against the relive this host was built from"
+    )]
     Layout {
         /// The library file.
         path: PathBuf,

@@ -21,7 +21,7 @@ impl Session {
 
     /// Whether a complete crash checkpoint is there.
     pub(super) fn has_checkpoint(&self) -> bool {
-        self.checkpoints.read_latest().is_some()
+        self.checkpoints.has_latest()
     }
 
     /// Starts a runner process on `library`, from the checkpoint if `resume`.

@@ -36,7 +36,8 @@ pub(super) enum Verdict {
 pub(super) struct Handover {
     pub state: *const u8,
     pub size: usize,
-    /// For a migration: the state saved by name (owned by the old library).
+    /// For a migration: the state saved by name (the checkpoint, or a save
+    /// in the old library's buffer).
     pub saved: relive_abi::Bytes,
     pub save_us: u64,
     pub clock: Clock,

@@ -239,8 +239,9 @@ impl Thread {
             false
         };
         let status = if plan.mode == Mode::Migrate {
-            // SAFETY: `h.saved` holds the old library's saved state, which
-            // stays valid while the old thread waits for the verdict.
+            // SAFETY: `h.saved` holds the state saved by name, in the old
+            // library's buffer or in the checkpoint file's mapping; neither is
+            // written again while the old thread waits for the verdict.
             unsafe { self.generation.load_saved(h.saved) }
         } else {
             let adopt = Adopt {
@@ -420,7 +421,12 @@ impl Thread {
             len: 0,
         };
         let t = Instant::now();
-        let prepared = if migrate {
+        let prepared = if let (true, Some(bytes)) = (migrate, checkpoint) {
+            // The checkpoint is the state saved by field name already: the
+            // new code loads it, with no second save in the pause.
+            saved = bytes;
+            Ok(Status::OK)
+        } else if migrate {
             // The old state stays untouched (and is the rollback) until the
             // new code has loaded its copy and passed its first frame.
             let (status, bytes) = self.generation.save(false, None);
