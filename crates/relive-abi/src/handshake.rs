@@ -6,13 +6,17 @@
 
 /// Version of the contract in this crate. A library built against another
 /// version is refused.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 /// First bytes of every handshake.
 pub const MAGIC: [u8; 16] = *b"relive-app-abi\0\0";
 
 /// Name of the exported handshake static.
 pub const HANDSHAKE_SYMBOL: &str = "RELIVE_HANDSHAKE";
+
+/// [`Handshake::flags`] bit: the library was built with `panic = "abort"`,
+/// so a panic in it ends the process instead of unwinding to relive.
+pub const FLAG_PANIC_ABORT: u32 = 1;
 
 /// Length of the text fields of [`Handshake`].
 pub const TEXT_LEN: usize = 128;
@@ -25,8 +29,8 @@ pub struct Handshake {
     pub magic: [u8; 16],
     /// The [`ABI_VERSION`] the library was built against.
     pub abi_version: u32,
-    /// Reserved, zero.
-    pub reserved: u32,
+    /// Facts about how the library was built (`FLAG_*` bits).
+    pub flags: u32,
     /// `rustc -V` of the compiler that built the library, NUL-padded.
     pub rustc: [u8; TEXT_LEN],
     /// Version of the `relive` crate, NUL-padded.
@@ -37,11 +41,11 @@ pub struct Handshake {
 
 impl Handshake {
     /// Builds a handshake at compile time; text longer than the field is cut.
-    pub const fn new(rustc: &str, relive_version: &str, state_type: &str) -> Handshake {
+    pub const fn new(rustc: &str, relive_version: &str, state_type: &str, flags: u32) -> Handshake {
         Handshake {
             magic: MAGIC,
             abi_version: ABI_VERSION,
-            reserved: 0,
+            flags,
             rustc: text(rustc),
             relive_version: text(relive_version),
             state_type: text(state_type),
@@ -62,7 +66,7 @@ impl Handshake {
         Some(Handshake {
             magic: take(16).try_into().ok()?,
             abi_version: u32::from_ne_bytes(take(4).try_into().ok()?),
-            reserved: u32::from_ne_bytes(take(4).try_into().ok()?),
+            flags: u32::from_ne_bytes(take(4).try_into().ok()?),
             rustc: take(TEXT_LEN).try_into().ok()?,
             relive_version: take(TEXT_LEN).try_into().ok()?,
             state_type: take(TEXT_LEN).try_into().ok()?,
@@ -77,6 +81,11 @@ impl Handshake {
     /// The relive crate version text.
     pub fn relive_version(&self) -> String {
         untext(&self.relive_version)
+    }
+
+    /// Whether the library was built with `panic = "abort"`.
+    pub fn panics_abort(&self) -> bool {
+        self.flags & FLAG_PANIC_ABORT != 0
     }
 
     /// The state type's path.
@@ -107,7 +116,12 @@ mod tests {
 
     #[test]
     fn round_trips_through_bytes() {
-        let h = Handshake::new("rustc 1.95.0 (59807616e 2026-04-14)", "0.1.0", "app::All");
+        let h = Handshake::new(
+            "rustc 1.95.0 (59807616e 2026-04-14)",
+            "0.1.0",
+            "app::All",
+            FLAG_PANIC_ABORT,
+        );
         // SAFETY: Handshake is repr(C) plain data without padding bytes.
         let bytes = unsafe {
             std::slice::from_raw_parts(
@@ -119,6 +133,7 @@ mod tests {
         assert_eq!(back, h);
         assert_eq!(back.rustc(), "rustc 1.95.0 (59807616e 2026-04-14)");
         assert_eq!(back.state_type(), "app::All");
+        assert!(back.panics_abort());
         assert!(Handshake::from_bytes(&bytes[..10]).is_none());
     }
 }

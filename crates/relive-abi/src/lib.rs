@@ -12,7 +12,7 @@
 pub mod handshake;
 pub mod layout;
 
-pub use handshake::{ABI_VERSION, HANDSHAKE_SYMBOL, Handshake, MAGIC};
+pub use handshake::{ABI_VERSION, FLAG_PANIC_ABORT, HANDSHAKE_SYMBOL, Handshake, MAGIC};
 
 /// What the host tells the app about the frame it is about to run.
 #[repr(C)]
@@ -131,6 +131,13 @@ pub mod symbols {
     /// `extern "C" fn(Bytes) -> Status`: makes the state from bytes that
     /// another generation's `relive_save` wrote, matching fields by name.
     pub const LOAD: &str = "relive_load";
+    /// `extern "C" fn() -> Status`: whether the library's global allocator
+    /// hands out the process's `malloc` memory (`OK`), which every
+    /// generation shares, or memory of its own (`MISUSE`, with the reason
+    /// in `relive_last_message`): a `#[global_allocator]` linked into the
+    /// library is a new allocator in every generation, which cannot free
+    /// what the previous one allocated.
+    pub const CHECK_ALLOCATOR: &str = "relive_check_allocator";
     /// `extern "C" fn() -> Bytes`: the message of the last failed call.
     pub const LAST_MESSAGE: &str = "relive_last_message";
 }

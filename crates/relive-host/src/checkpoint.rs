@@ -206,6 +206,11 @@ impl CheckpointWriter {
     /// or the state as bytes it could not fit (they are copied in, and the
     /// file grows for next time), or nothing. Returns where the state now
     /// is (empty for nothing), valid until the write after next.
+    ///
+    /// When `fill` makes nothing, or the write fails, no checkpoint is left
+    /// at all ([`CheckpointWriter::invalidate`]): the older one holds a
+    /// state that is no longer the program's, and a crash must not bring
+    /// it back as if it were.
     pub fn write_with<'b>(
         &self,
         fill: impl FnOnce(&mut [u8]) -> Filled<'b>,
@@ -214,8 +219,33 @@ impl CheckpointWriter {
             .state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (slot, seq) = (writer.slot, writer.seq);
-        let file = &mut writer.files[slot];
+        let written = writer.write(fill);
+        if !matches!(&written, Ok(bytes) if !bytes.ptr.is_null()) {
+            writer.invalidate();
+        }
+        written
+    }
+
+    /// Makes both files hold no checkpoint, so that a crash from now on
+    /// starts fresh instead of from a state older than the running one.
+    pub fn invalidate(&self) {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .invalidate();
+    }
+
+    /// Writes `state` as a checkpoint.
+    #[cfg(test)]
+    fn write(&self, state: &[u8]) -> std::io::Result<()> {
+        self.write_with(|_| Filled::Elsewhere(state)).map(|_| ())
+    }
+}
+
+impl Writer {
+    fn write<'b>(&mut self, fill: impl FnOnce(&mut [u8]) -> Filled<'b>) -> std::io::Result<Bytes> {
+        let (slot, seq) = (self.slot, self.seq);
+        let file = &mut self.files[slot];
         file.reserve(HEADER + 4096)?;
         // Invalid until complete.
         file.bytes()[..8].fill(0);
@@ -238,10 +268,10 @@ impl CheckpointWriter {
         if len > 0 {
             // The next swap writes the other file: make it as large now, so
             // that it does not grow (and fault pages in) inside that pause.
-            let other = &mut writer.files[1 - slot];
+            let other = &mut self.files[1 - slot];
             other.reserve(HEADER + len)?;
         }
-        let out = writer.files[slot].bytes();
+        let out = self.files[slot].bytes();
         out[8..16].copy_from_slice(&seq.to_le_bytes());
         out[16..24].copy_from_slice(&(len as u64).to_le_bytes());
         std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
@@ -250,15 +280,21 @@ impl CheckpointWriter {
             ptr: out[HEADER..].as_ptr(),
             len,
         };
-        writer.slot = 1 - slot;
-        writer.seq = seq + 1;
+        self.slot = 1 - slot;
+        self.seq = seq + 1;
         Ok(state)
     }
 
-    /// Writes `state` as a checkpoint.
-    #[cfg(test)]
-    fn write(&self, state: &[u8]) -> std::io::Result<()> {
-        self.write_with(|_| Filled::Elsewhere(state)).map(|_| ())
+    fn invalidate(&mut self) {
+        for file in &mut self.files {
+            // A file never mapped holds no checkpoint of this writer, but may
+            // hold one an earlier runner wrote.
+            if file.reserve(HEADER).is_ok() {
+                file.bytes()[..8].fill(0);
+            } else {
+                let _ = file.file.write_all_at(&[0; 8], 0);
+            }
+        }
     }
 }
 
@@ -328,6 +364,29 @@ mod tests {
         // A new writer (a resumed runner) continues the sequence.
         let writer = files.writer().expect("second writer");
         writer.write(b"fourth").expect("write");
+        assert_eq!(files.read_latest().as_deref(), Some(&b"fourth"[..]));
+    }
+
+    #[test]
+    fn a_state_that_cannot_be_saved_leaves_no_checkpoint() {
+        let files = Checkpoints::create().expect("memory files");
+        let writer = files.writer().expect("writer");
+        writer.write(b"first").expect("write");
+        writer.write(b"second").expect("write");
+        // The state stopped being checkpointable (a fn pointer was added):
+        // neither older state may come back after a crash.
+        let nothing = writer.write_with(|_| Filled::Nothing).expect("no write");
+        assert_eq!(nothing.len, 0);
+        assert!(!files.has_latest());
+        assert_eq!(files.read_latest(), None);
+        // Once it saves again, that state is the checkpoint.
+        writer.write(b"third").expect("write");
+        assert_eq!(files.read_latest().as_deref(), Some(&b"third"[..]));
+        writer.invalidate();
+        assert_eq!(files.read_latest(), None);
+        // A resumed runner's writer starts afresh, too.
+        let again = files.writer().expect("writer");
+        again.write(b"fourth").expect("write");
         assert_eq!(files.read_latest().as_deref(), Some(&b"fourth"[..]));
     }
 }

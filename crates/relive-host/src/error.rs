@@ -41,6 +41,23 @@ pub enum LoadError {
         /// What differs.
         detail: String,
     },
+    /// Built with `panic = "abort"`: a panic would end the program instead
+    /// of unwinding to relive, which rolls it back.
+    #[error(
+        "{path} was built with panic = \"abort\": a panic in it would end the whole program instead of rolling back to the previous code; set panic = \"unwind\" (the default) in the [profile.*] that relive builds with"
+    )]
+    PanicAbort {
+        /// The library file.
+        path: PathBuf,
+    },
+    /// The library's global allocator is not the process's `malloc`.
+    #[error("{path} cannot be reloaded safely: {detail}")]
+    Allocator {
+        /// The library file.
+        path: PathBuf,
+        /// What the library said about its allocator.
+        detail: String,
+    },
     /// The private copy could not be made.
     #[error(
         "cannot stage a private copy of {path} in {dir}: {source}; check the free space and permissions of the temp folder (or set TMPDIR)"

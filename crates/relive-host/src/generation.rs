@@ -6,10 +6,31 @@
 //! exactly those bytes to a private copy, loads the copy with
 //! `RTLD_NOW | RTLD_LOCAL` and resolves every entry point. The function
 //! pointers live inside the `Generation` and are only reachable through its
-//! methods, so none can outlive the library. Dropping it closes the library
-//! and removes the copy.
+//! methods, so none can outlive the library.
+//!
+//! The app's runtime assumes one caller at a time (its state has no lock),
+//! so a `Generation` is `Send` but not `Sync`: it can move to the thread that
+//! calls it, and only that thread can call it. What other threads need (its
+//! number and layout, and keeping it mapped) is a [`Loaded`], shared through
+//! an `Arc`. The library is closed and the copy removed when the
+//! `Generation` and every `Arc<Loaded>` are gone.
+//!
+//! ```
+//! fn send<T: Send>() {}
+//! fn sync<T: Send + Sync>() {}
+//! send::<relive_host::Generation>();
+//! sync::<relive_host::Loaded>();
+//! ```
+//!
+//! ```compile_fail
+//! fn sync<T: Sync>() {}
+//! sync::<relive_host::Generation>();
+//! ```
 
+use std::cell::Cell;
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use libloading::os::unix::{Library, RTLD_LOCAL, RTLD_NOW};
@@ -41,6 +62,7 @@ struct Entries {
     stop_workers: extern "C" fn(u64) -> Status,
     save: extern "C" fn(u32, *mut u8, usize, *mut Bytes) -> Status,
     load: extern "C" fn(Bytes) -> Status,
+    check_allocator: StatusFn,
     last_message: BytesFn,
 }
 
@@ -59,20 +81,34 @@ pub struct LoadTimings {
     pub layout_us: u64,
 }
 
-/// A loaded app library.
+/// A loaded app library, callable from the one thread that owns it.
 pub struct Generation {
-    number: u64,
     entries: Entries,
+    loaded: Arc<Loaded>,
+    /// `!Sync`: the library's runtime takes one call at a time.
+    one_caller: PhantomData<Cell<()>>,
+}
+
+/// A loaded library and what is known about it, without its entry points:
+/// it can be shared between threads, and keeps the library mapped while it
+/// lives (for values that point into it).
+pub struct Loaded {
+    number: u64,
     layout: Layout,
     handshake: Handshake,
     artifact: PathBuf,
     copy: PathBuf,
     timings: LoadTimings,
-    // Dropped after everything above: closes the library.
     library: Option<Library>,
 }
 
 impl std::fmt::Debug for Generation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.loaded.fmt(f)
+    }
+}
+
+impl std::fmt::Debug for Loaded {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Generation")
             .field("number", &self.number)
@@ -81,6 +117,17 @@ impl std::fmt::Debug for Generation {
             .finish_non_exhaustive()
     }
 }
+
+// Fails to compile if `Generation` ever becomes `Sync`: two impls of
+// `AmbiguousIfSync` then apply, and `_ = <Generation as ...>::ok` is ambiguous.
+trait AmbiguousIfSync<A> {
+    fn ok() {}
+}
+impl<T: ?Sized> AmbiguousIfSync<()> for T {}
+impl<T: ?Sized + Sync> AmbiguousIfSync<u8> for T {}
+const _: fn() = || {
+    let _ = <Generation as AmbiguousIfSync<_>>::ok;
+};
 
 fn micros(since: Instant) -> u64 {
     since.elapsed().as_micros() as u64
@@ -170,9 +217,8 @@ impl Generation {
         };
         timings.open_us = micros(t);
 
-        let mut generation = Generation {
+        let mut loaded = Loaded {
             number: staged.number,
-            entries,
             layout: Layout::default(),
             handshake,
             artifact: staged.artifact.clone(),
@@ -181,55 +227,75 @@ impl Generation {
             library: Some(library),
         };
         let t = Instant::now();
-        let text = generation.read_bytes((generation.entries.layout)());
-        generation.layout = Layout::from_json(&text)
+        let text = read_bytes((entries.layout)());
+        loaded.layout = Layout::from_json(&text)
             .ok()
             .filter(|l| l.root_def().is_some())
             .ok_or_else(|| LoadError::Layout {
                 path: staged.artifact.clone(),
                 detail: format!("not a layout: {:.200}", String::from_utf8_lossy(&text)),
             })?;
-        generation.timings.layout_us = micros(t);
+        loaded.timings.layout_us = micros(t);
+        let generation = Generation {
+            entries,
+            loaded: Arc::new(loaded),
+            one_caller: PhantomData,
+        };
+        if generation.check_allocator() != Status::OK {
+            let message = generation.last_message();
+            let detail = message.split_once('\n').map_or(&*message, |(_, m)| m);
+            return Err(LoadError::Allocator {
+                path: staged.artifact.clone(),
+                detail: detail.to_string(),
+            });
+        }
         Ok(generation)
+    }
+
+    /// What other threads may know of this generation; it keeps the
+    /// library mapped.
+    pub fn loaded(&self) -> &Arc<Loaded> {
+        &self.loaded
     }
 
     /// The generation number.
     pub fn number(&self) -> u64 {
-        self.number
+        self.loaded.number
     }
 
     /// The state layout this generation was built with.
     pub fn layout(&self) -> &Layout {
-        &self.layout
+        &self.loaded.layout
     }
 
     /// The handshake read from the file.
     pub fn handshake(&self) -> &Handshake {
-        &self.handshake
+        &self.loaded.handshake
     }
 
     /// The built library this generation was copied from.
     pub fn artifact(&self) -> &Path {
-        &self.artifact
+        &self.loaded.artifact
     }
 
     /// The private copy that is loaded.
     pub fn copy_path(&self) -> &Path {
-        &self.copy
+        &self.loaded.copy
     }
 
     /// How long loading took.
     pub fn timings(&self) -> LoadTimings {
-        self.timings
+        self.loaded.timings
     }
 
     fn read_bytes(&self, bytes: Bytes) -> Vec<u8> {
-        if bytes.ptr.is_null() || bytes.len == 0 {
-            return Vec::new();
-        }
-        // SAFETY: the library returns a pointer to `len` bytes it owns, valid
-        // until the next call into it; they are copied out at once.
-        unsafe { std::slice::from_raw_parts(bytes.ptr, bytes.len) }.to_vec()
+        read_bytes(bytes)
+    }
+
+    /// Whether the library allocates from the process's `malloc`, which
+    /// every generation shares (its message says why not).
+    fn check_allocator(&self) -> Status {
+        (self.entries.check_allocator)()
     }
 
     /// The message of the last failed call ("location\nmessage" for a panic).
@@ -325,7 +391,29 @@ impl Generation {
     }
 }
 
-impl Drop for Generation {
+impl Loaded {
+    /// The generation number.
+    pub fn number(&self) -> u64 {
+        self.number
+    }
+
+    /// The state layout this generation was built with.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+}
+
+/// Copies out bytes the library returned.
+fn read_bytes(bytes: Bytes) -> Vec<u8> {
+    if bytes.ptr.is_null() || bytes.len == 0 {
+        return Vec::new();
+    }
+    // SAFETY: the library returns a pointer to `len` bytes it owns, valid
+    // until the next call into it; they are copied out at once.
+    unsafe { std::slice::from_raw_parts(bytes.ptr, bytes.len) }.to_vec()
+}
+
+impl Drop for Loaded {
     fn drop(&mut self) {
         if let Some(library) = self.library.take() {
             // A failure only means the mapping stays; nothing can be done about it.
@@ -376,6 +464,7 @@ fn open(copy: &Path, artifact: &Path) -> Result<(Library, Entries), LoadError> {
         stop_workers: entry!(symbols::STOP_WORKERS),
         save: entry!(symbols::SAVE),
         load: entry!(symbols::LOAD),
+        check_allocator: entry!(symbols::CHECK_ALLOCATOR),
         last_message: entry!(symbols::LAST_MESSAGE),
     };
     Ok((library, entries))

@@ -12,6 +12,8 @@ use crate::error::LoadError;
 
 /// `rustc -V` of the compiler that built the host.
 pub const HOST_RUSTC: &str = env!("RELIVE_RUSTC_VERSION");
+/// Version of relive the host belongs to (the workspace's crates share it).
+pub const HOST_RELIVE: &str = env!("CARGO_PKG_VERSION");
 
 /// Checks `bytes` (the contents of `path`) and returns its handshake.
 pub fn inspect(path: &Path, bytes: &[u8]) -> Result<Handshake, LoadError> {
@@ -123,6 +125,17 @@ fn check(path: &Path, handshake: &Handshake) -> Result<(), LoadError> {
             handshake.rustc()
         )));
     }
+    if handshake.relive_version() != HOST_RELIVE {
+        return Err(mismatch(format!(
+            "against relive {}, but this host is relive {HOST_RELIVE}",
+            handshake.relive_version()
+        )));
+    }
+    if handshake.panics_abort() {
+        return Err(LoadError::PanicAbort {
+            path: path.to_path_buf(),
+        });
+    }
     Ok(())
 }
 
@@ -151,19 +164,61 @@ mod tests {
         assert!(matches!(err, LoadError::NotSharedObject { .. }), "{err}");
     }
 
+    /// The C library this test runs with, found in its own mappings.
+    fn libc_bytes() -> Vec<u8> {
+        let maps = std::fs::read_to_string("/proc/self/maps").expect("own mappings");
+        let path = maps
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(5))
+            .find(|p| {
+                Path::new(p)
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("libc.so"))
+            })
+            .expect("this test process maps a libc.so");
+        std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"))
+    }
+
     #[test]
     fn refuses_a_library_without_handshake_and_a_truncated_one() {
         // The C library is a shared object for this machine without a handshake.
-        let libc = [
-            "/lib/x86_64-linux-gnu/libc.so.6",
-            "/usr/lib/x86_64-linux-gnu/libc.so.6",
-        ]
-        .iter()
-        .find_map(|p| std::fs::read(p).ok());
-        let Some(bytes) = libc else { return };
+        let bytes = libc_bytes();
         let err = inspect(Path::new("libc.so.6"), &bytes).expect_err("no handshake");
         assert!(matches!(err, LoadError::NoHandshake { .. }), "{err}");
         let err = inspect(Path::new("libc.so.6"), &bytes[..bytes.len() / 2]).expect_err("cut");
         assert!(matches!(err, LoadError::NotSharedObject { .. }), "{err}");
+    }
+
+    fn ours() -> Handshake {
+        Handshake::new(HOST_RUSTC, HOST_RELIVE, "app::All", 0)
+    }
+
+    #[test]
+    fn accepts_a_handshake_of_this_host() {
+        check(Path::new("app.so"), &ours()).expect("a matching handshake");
+    }
+
+    #[test]
+    fn refuses_a_library_of_another_relive_version() {
+        let other = Handshake::new(HOST_RUSTC, "0.0.1-other", "app::All", 0);
+        let err = check(Path::new("app.so"), &other).expect_err("another relive");
+        assert!(matches!(err, LoadError::Mismatch { .. }), "{err}");
+        let text = err.to_string();
+        assert!(text.contains("relive 0.0.1-other"), "{text}");
+        assert!(
+            text.contains(&format!("host is relive {HOST_RELIVE}")),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn refuses_a_library_built_with_panic_abort() {
+        let abort = Handshake {
+            flags: relive_abi::FLAG_PANIC_ABORT,
+            ..ours()
+        };
+        let err = check(Path::new("app.so"), &abort).expect_err("panic = abort");
+        assert!(matches!(err, LoadError::PanicAbort { .. }), "{err}");
+        assert!(err.to_string().contains("panic = \"unwind\""), "{err}");
     }
 }

@@ -27,7 +27,7 @@ mod runner;
 mod staging;
 
 pub use error::LoadError;
-pub use generation::{Generation, LoadTimings, Staged, stage};
+pub use generation::{Generation, LoadTimings, Loaded, Staged, stage};
 pub use plan::{Plan, Refusal, plan};
 pub use runner::{Begin, CheckpointSink, RunEvent, Runner, Stages};
 pub use staging::Staging;

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
 
-use crate::generation::Generation;
+use crate::generation::{Generation, Loaded};
 use crate::plan::{Plan, plan};
 
 use control::{Control, Request, Verdict};
@@ -118,7 +118,7 @@ impl Runner {
             Begin::Fresh => Start::Fresh,
             Begin::Resume(saved) => Start::Resume(saved),
         };
-        orchestrator.active = Some(orchestrator.spawn(Arc::new(first), start)?);
+        orchestrator.active = Some(orchestrator.spawn(first, start)?);
         let thread = std::thread::Builder::new()
             .name("relive-orchestrator".into())
             .spawn(move || orchestrator.run(rx))?;
@@ -147,11 +147,12 @@ impl Runner {
     }
 }
 
-/// A generation with its frame thread.
+/// A generation with its frame thread, which owns the [`Generation`] (the
+/// only thread that calls it) and hands it back when it ends.
 struct Running {
-    generation: Arc<Generation>,
+    generation: Arc<Loaded>,
     control: Arc<Control>,
-    thread: Option<JoinHandle<()>>,
+    thread: Option<JoinHandle<Generation>>,
 }
 
 impl Running {
@@ -159,12 +160,10 @@ impl Running {
         self.generation.number()
     }
 
-    /// Waits for the frame thread to end; the generation closes when the
-    /// last reference goes.
-    fn retire(mut self) {
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+    /// Waits for the frame thread to end and takes its generation back; the
+    /// library closes when it and the last `Arc<Loaded>` are gone.
+    fn retire(mut self) -> Option<Generation> {
+        self.thread.take().and_then(|thread| thread.join().ok())
     }
 }
 
@@ -179,9 +178,9 @@ struct Orchestrator {
     on_event: Box<dyn FnMut(RunEvent) + Send>,
     active: Option<Running>,
     trial: Option<Trial>,
-    queued: Option<Arc<Generation>>,
+    queued: Option<Generation>,
     /// Generations kept mapped because values in the state point into them.
-    pinned: Vec<Arc<Generation>>,
+    pinned: Vec<Arc<Loaded>>,
     /// The active state never completed `init` and a first frame.
     fresh: bool,
     stopping: bool,
@@ -213,15 +212,16 @@ impl Orchestrator {
         (self.on_event)(event);
     }
 
-    fn spawn(&self, generation: Arc<Generation>, start: Start) -> std::io::Result<Running> {
+    fn spawn(&self, generation: Generation, start: Start) -> std::io::Result<Running> {
         let control = Arc::new(Control::default());
-        let (g, c, tx) = (generation.clone(), control.clone(), self.tx.clone());
+        let loaded = generation.loaded().clone();
+        let (c, tx) = (control.clone(), self.tx.clone());
         let sink = self.checkpoint.clone();
         let thread = std::thread::Builder::new()
             .name(format!("relive-gen{}", generation.number()))
-            .spawn(move || frames::run(g, c, start, tx, sink))?;
+            .spawn(move || frames::run(generation, c, start, tx, sink))?;
         Ok(Running {
-            generation,
+            generation: loaded,
             control,
             thread: Some(thread),
         })
@@ -230,7 +230,7 @@ impl Orchestrator {
     fn run(mut self, rx: Receiver<Msg>) {
         while let Ok(msg) = rx.recv() {
             match msg {
-                Msg::Offer(next) => self.offer(Arc::new(*next)),
+                Msg::Offer(next) => self.offer(*next),
                 Msg::Stop => {
                     self.stopping = true;
                     self.stop_if_idle();
@@ -315,7 +315,7 @@ impl Orchestrator {
         }
     }
 
-    fn offer(&mut self, next: Arc<Generation>) {
+    fn offer(&mut self, next: Generation) {
         if self.stopping {
             return;
         }
@@ -351,11 +351,12 @@ impl Orchestrator {
             handover: handover_rx,
             plan: plan.clone(),
         };
-        let running = match self.spawn(next.clone(), start) {
+        let target = next.number();
+        let running = match self.spawn(next, start) {
             Ok(running) => running,
             Err(err) => {
                 self.emit(RunEvent::Refused {
-                    generation: next.number(),
+                    generation: target,
                     reason: format!("cannot start a frame thread: {err}"),
                 });
                 return;
@@ -364,7 +365,7 @@ impl Orchestrator {
         let request = Request::Swap {
             handover: handover_tx,
             plan: plan.clone(),
-            target: next.number(),
+            target,
         };
         match active.control.post(request) {
             Ok(previous) => {
@@ -376,16 +377,17 @@ impl Orchestrator {
                 }
             }
             Err(request) => {
-                // A handover is waiting for its verdict: offer again after it.
+                // A handover is waiting for its verdict: offer again after it
+                // (the thread ends without calling the library once the
+                // request is dropped, and hands the generation back).
                 drop(request);
-                running.retire();
-                self.queued = Some(next);
+                self.queued = running.retire();
             }
         }
     }
 
     /// Replaces a generation that never started properly with a fresh one.
-    fn replace_fresh(&mut self, next: Arc<Generation>) {
+    fn replace_fresh(&mut self, next: Generation) {
         if let Some(old) = self.active.take() {
             old.retire();
         }

@@ -2,24 +2,24 @@
 //! library and the bodies of the `extern "C"` entry points.
 //!
 //! Every entry point catches panics, so none crosses the C ABI; the message
-//! and location of a caught panic are kept for `relive_last_message`. The
+//! and location of a caught panic are kept for `relive_last_message`
+//! (see [`crate::panics`]). The
 //! host makes at most one call into a library at a time, which is what makes
 //! the unsynchronised access to [`Slot`] sound.
 
-use std::any::Any;
 use std::cell::UnsafeCell;
+use std::io::Write;
 use std::mem::MaybeUninit;
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, Once, OnceLock, PoisonError};
-use std::thread::ThreadId;
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 pub use relive_abi as abi;
 use relive_abi::{Adopt, Bytes, FrameInfo, StateRef, Status};
 
 use crate::state::{Carry, LayoutBuilder, Load, Root, State};
-use crate::{App, Ctx, Flow, workers};
+use crate::{App, Ctx, Flow, allocator, panics, workers};
 
 /// `rustc -V` of the compiler that built this crate (and so the app).
 pub const RUSTC_VERSION: &str = env!("RELIVE_RUSTC_VERSION");
@@ -191,54 +191,7 @@ impl<T> Slot<T> {
     }
 }
 
-type PanicLog = Vec<(ThreadId, String)>;
-static PANICS: Mutex<PanicLog> = Mutex::new(Vec::new());
 static LAST_MESSAGE: Mutex<String> = Mutex::new(String::new());
-static HOOK: Once = Once::new();
-
-/// Records panics of this library's threads instead of printing them: the
-/// host reports them (frames) or the worker wrapper prints them (workers).
-/// The record is "location\nmessage", then "\nstack backtrace:\n..." when
-/// `RUST_BACKTRACE` asks for one.
-fn install_panic_hook() {
-    HOOK.call_once(|| {
-        std::panic::set_hook(Box::new(|info| {
-            let location = info
-                .location()
-                .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
-                .unwrap_or_else(|| "unknown location".into());
-            let mut text = format!("{location}\n{}", payload_text(info.payload()));
-            let backtrace = std::backtrace::Backtrace::capture();
-            if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
-                text.push_str(&format!("\nstack backtrace:\n{backtrace}"));
-            }
-            let mut log = PANICS.lock().unwrap_or_else(PoisonError::into_inner);
-            let me = std::thread::current().id();
-            log.retain(|(id, _)| *id != me);
-            log.push((me, text));
-        }));
-    });
-}
-
-fn payload_text(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "panic with a non-string payload".into()
-    }
-}
-
-/// The recorded panic of the calling thread ("location\nmessage").
-pub(crate) fn take_panic_message() -> String {
-    let mut log = PANICS.lock().unwrap_or_else(PoisonError::into_inner);
-    let me = std::thread::current().id();
-    match log.iter().position(|(id, _)| *id == me) {
-        Some(i) => log.swap_remove(i).1,
-        None => "unknown location\npanic without a recorded message".into(),
-    }
-}
 
 fn set_last_message(text: String) {
     *LAST_MESSAGE.lock().unwrap_or_else(PoisonError::into_inner) = text;
@@ -246,15 +199,14 @@ fn set_last_message(text: String) {
 
 /// Runs an entry point's body: no panic leaves it, a misuse is reported.
 fn guard(body: impl FnOnce() -> Result<Status, String>) -> Status {
-    install_panic_hook();
-    match catch_unwind(AssertUnwindSafe(body)) {
+    match panics::boundary(AssertUnwindSafe(body)) {
         Ok(Ok(status)) => status,
         Ok(Err(misuse)) => {
             set_last_message(format!("relive runtime\n{misuse}"));
             Status::MISUSE
         }
         Err(_) => {
-            set_last_message(take_panic_message());
+            set_last_message(panics::take_message());
             Status::PANICKED
         }
     }
@@ -378,6 +330,30 @@ pub unsafe fn adopt<T: App + Root>(slot: &Slot<T>, plan: *const Adopt) -> Status
     })
 }
 
+/// Writes out what the app printed without a newline: a generation's
+/// `stdout` buffer belongs to its own copy of std, which nothing flushes
+/// once the library is closed.
+fn flush_output() {
+    let _ = std::io::stdout().flush();
+}
+
+/// `relive_check_allocator`: whether the global allocator is the process's
+/// `malloc`, which every generation shares.
+pub fn check_allocator() -> Status {
+    guard(|| {
+        if allocator::is_malloc() {
+            Ok(Status::OK)
+        } else {
+            Err(allocator::REFUSAL.into())
+        }
+    })
+}
+
+/// Whether this library's global allocator is the process's `malloc`.
+pub fn global_allocator_is_malloc() -> bool {
+    allocator::is_malloc()
+}
+
 /// `relive_release`: the state's bytes now belong to the next generation;
 /// drop the fields it did not take.
 ///
@@ -395,6 +371,7 @@ pub unsafe fn release<T: App + Root>(slot: &Slot<T>, mask: *const u8, len: usize
             // drops it again, and the moved fields are not in the mask.
             unsafe { T::drop_fields((*slot.value.get()).as_mut_ptr(), mask) };
         }
+        flush_output();
         Ok(Status::OK)
     })
 }
@@ -427,6 +404,7 @@ pub fn discard_snapshot<T: App + Root>(slot: &Slot<T>) -> Status {
         // The saved bytes (a checkpoint) are not needed once the next
         // generation runs; a closed library's statics are never dropped.
         forget_saved(slot);
+        flush_output();
         Ok(Status::OK)
     })
 }
@@ -437,6 +415,7 @@ pub fn drop_state<T: App + Root>(slot: &Slot<T>) -> Status {
         slot.snapshot_cell().take();
         forget_saved(slot);
         slot.clear();
+        flush_output();
         Ok(Status::OK)
     })
 }
@@ -525,17 +504,21 @@ pub fn forget_saved<T>(slot: &Slot<T>) {
     unsafe { *slot.saved.get() = Vec::new() };
 }
 
-/// `relive_stop_workers`.
+/// `relive_stop_workers`: the first call of every swap and of the end, so
+/// it also writes out what this generation printed so far, before any
+/// newer code prints.
 pub fn stop_workers(deadline_ms: u64) -> Status {
-    guard(
-        || match workers::stop_all(Duration::from_millis(deadline_ms)) {
+    guard(|| {
+        let stopped = workers::stop_all(Duration::from_millis(deadline_ms));
+        flush_output();
+        match stopped {
             Ok(()) => Ok(Status::OK),
             Err(late) => {
                 set_last_message(late.join(", "));
                 Ok(Status::TIMED_OUT)
             }
-        },
-    )
+        }
+    })
 }
 
 /// `relive_last_message`: valid until the next call into this library.

@@ -32,8 +32,10 @@
 //! generations, so a custom `#[global_allocator]` in the app is not supported.
 #![deny(missing_docs)]
 
+mod allocator;
 mod ctx;
 pub mod imports;
+mod panics;
 pub mod state;
 mod std_impls;
 mod workers;
@@ -149,6 +151,11 @@ macro_rules! export {
                 $crate::__rt::RUSTC_VERSION,
                 $crate::__rt::RELIVE_VERSION,
                 ::core::stringify!($state),
+                if ::core::cfg!(panic = "abort") {
+                    abi::FLAG_PANIC_ABORT
+                } else {
+                    0
+                },
             );
 
             #[unsafe(no_mangle)]
@@ -216,6 +223,10 @@ macro_rules! export {
             #[unsafe(no_mangle)]
             extern "C" fn relive_stop_workers(deadline_ms: u64) -> abi::Status {
                 $crate::__rt::stop_workers(deadline_ms)
+            }
+            #[unsafe(no_mangle)]
+            extern "C" fn relive_check_allocator() -> abi::Status {
+                $crate::__rt::check_allocator()
             }
             #[unsafe(no_mangle)]
             extern "C" fn relive_last_message() -> abi::Bytes {

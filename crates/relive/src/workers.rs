@@ -5,7 +5,7 @@
 //! app library, so every generation has its own registry and its threads run
 //! only its own code.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
@@ -127,12 +127,12 @@ where
     let spawned = std::thread::Builder::new()
         .name(format!("relive-worker-{name}"))
         .spawn(move || {
-            let result = catch_unwind(AssertUnwindSafe(|| body(&worker)));
+            let result = crate::panics::boundary(AssertUnwindSafe(|| body(&worker)));
             if result.is_err() {
                 eprintln!(
                     "relive: worker thread '{}' panicked: {}",
                     worker.name,
-                    crate::__rt::take_panic_message()
+                    crate::panics::take_message()
                 );
             }
             worker.signal.finish();

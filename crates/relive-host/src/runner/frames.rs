@@ -46,7 +46,7 @@ fn micros(d: Duration) -> u64 {
 }
 
 struct Thread {
-    generation: Arc<Generation>,
+    generation: Generation,
     control: Arc<Control>,
     report: Sender<Msg>,
     clock: Clock,
@@ -59,15 +59,15 @@ struct Thread {
     checkpoint_reported: bool,
 }
 
-/// The body of a frame thread.
+/// The body of a frame thread: the only thread that calls `generation`,
+/// which it hands back when it ends.
 pub(super) fn run(
-    generation: Arc<Generation>,
+    generation: Generation,
     control: Arc<Control>,
     start: Start,
     report: Sender<Msg>,
     checkpoint: Option<CheckpointSink>,
-) {
-    let number = generation.number();
+) -> Generation {
     let mut thread = Thread {
         generation,
         control,
@@ -80,6 +80,13 @@ pub(super) fn run(
         checkpoint,
         checkpoint_reported: false,
     };
+    begin(&mut thread, start);
+    thread.generation
+}
+
+/// Starts the generation as `start` says, then runs its frames.
+fn begin(thread: &mut Thread, start: Start) {
+    let number = thread.generation.number();
     let fresh = match start {
         Start::Fresh => {
             thread.fresh_start(String::new());
@@ -166,7 +173,7 @@ impl Thread {
         };
         let t = Instant::now();
         let number = self.generation.number();
-        let generation = self.generation.clone();
+        let generation = &self.generation;
         let mut status = Status::OK;
         // The state is serialised straight into the checkpoint file when it
         // fits there, else copied in from the library's buffer.
