@@ -9,6 +9,14 @@
 //! crate changes meaning.
 #![deny(missing_docs)]
 
+// Every relive crate depends on this one, and cargo compiles no crate whose
+// dependency failed: on another system this is the one error, not a cascade
+// about memfd, prctl or dlopen flags in the crates above.
+#[cfg(not(target_os = "linux"))]
+compile_error!(
+    "relive runs on Linux only (it relies on dlopen, memfd, prctl and /proc); build it on Linux"
+);
+
 pub mod handshake;
 pub mod layout;
 

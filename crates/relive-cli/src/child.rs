@@ -9,6 +9,7 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
 use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use relive_host::checkpoint::Checkpoints;
 
@@ -28,7 +29,71 @@ pub enum FromChild {
 #[derive(Debug)]
 pub struct Child {
     socket: UnixStream,
-    pid: u32,
+    process: Reaper,
+}
+
+/// A child process that one thread waits for while others may kill it.
+///
+/// The pid of a reaped process can be given to a new one at once, so a
+/// signal must never be sent after the reap. The waiting thread first waits
+/// without reaping (`WNOWAIT`: the process stays a zombie and keeps its
+/// pid), then reaps under the lock that [`Reaper::kill`] takes.
+#[derive(Clone, Debug)]
+pub struct Reaper {
+    process: Arc<Mutex<Option<std::process::Child>>>,
+}
+
+impl Reaper {
+    /// Takes `process` over.
+    pub fn new(process: std::process::Child) -> Reaper {
+        Reaper {
+            process: Arc::new(Mutex::new(Some(process))),
+        }
+    }
+
+    /// Waits for the process to end and reaps it.
+    pub fn wait(&self) -> ExitStatus {
+        let pid = self
+            .process
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(std::process::Child::id);
+        if let Some(pid) = pid {
+            wait_without_reaping(pid);
+        }
+        let taken = self
+            .process
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        taken
+            .and_then(|mut process| process.wait().ok())
+            .unwrap_or_else(|| ExitStatus::from_raw(0))
+    }
+
+    /// Sends SIGKILL unless the process was already reaped. Returns whether
+    /// it was sent.
+    pub fn kill(&self) -> bool {
+        let mut process = self.process.lock().unwrap_or_else(PoisonError::into_inner);
+        // Not yet reaped (the lock keeps it so): the pid is still this
+        // process, alive or a zombie.
+        process.as_mut().is_some_and(|p| p.kill().is_ok())
+    }
+}
+
+/// Blocks until the child `pid` has ended, leaving it to be reaped.
+fn wait_without_reaping(pid: libc::id_t) {
+    loop {
+        // SAFETY: `info` is a valid siginfo_t for waitid to fill in.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: waitid on our own child, writing into `info`.
+        let done =
+            unsafe { libc::waitid(libc::P_PID, pid, &mut info, libc::WEXITED | libc::WNOWAIT) };
+        if done == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            return;
+        }
+    }
 }
 
 impl Child {
@@ -82,9 +147,9 @@ impl Child {
                 Ok(())
             });
         }
-        let mut process = command.spawn()?;
+        let process = Reaper::new(command.spawn()?);
         drop(theirs);
-        let pid = process.id();
+        let waiter = process.clone();
         let reader = ours.try_clone()?;
         std::thread::Builder::new()
             .name("relive-runner-reports".into())
@@ -93,10 +158,13 @@ impl Child {
                     let _ = to_session.send(wrap(FromChild::Report(report)));
                 });
                 // The socket closed: the runner ended (or is about to).
-                let status = process.wait().unwrap_or_else(|_| ExitStatus::from_raw(0));
+                let status = waiter.wait();
                 let _ = to_session.send(wrap(FromChild::Ended(status)));
             })?;
-        Ok(Child { socket: ours, pid })
+        Ok(Child {
+            socket: ours,
+            process,
+        })
     }
 
     /// Sends a command; a runner that is gone is reported by `Ended`.
@@ -116,11 +184,7 @@ impl Child {
 
     /// Ends the runner at once (its end is then reported as `Ended`).
     pub fn kill(&mut self) {
-        if let Ok(pid) = i32::try_from(self.pid) {
-            // SAFETY: kill has no memory effects; the pid is our child,
-            // which is not reaped before the reader thread sees it end.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
+        self.process.kill();
     }
 
     /// Asks the program to end.
@@ -143,4 +207,40 @@ pub fn signal_name(status: &ExitStatus) -> Option<&'static str> {
         libc::SIGTRAP => "SIGTRAP",
         _ => "a signal",
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reaped_child_is_never_signalled() {
+        let process = std::process::Command::new("sh")
+            .args(["-c", "exit 7"])
+            .spawn()
+            .expect("sh starts");
+        let reaper = Reaper::new(process);
+        let waiter = reaper.clone();
+        let status = std::thread::spawn(move || waiter.wait())
+            .join()
+            .expect("waiter");
+        assert_eq!(status.code(), Some(7));
+        // Its pid may belong to another process now: nothing is sent.
+        assert!(!reaper.kill(), "a reaped child is not signalled");
+    }
+
+    #[test]
+    fn a_live_child_is_killed_and_reaped_once() {
+        let process = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("sleep starts");
+        let reaper = Reaper::new(process);
+        let waiter = reaper.clone();
+        let waiting = std::thread::spawn(move || waiter.wait());
+        assert!(reaper.kill(), "a live child is signalled");
+        let status = waiting.join().expect("waiter");
+        assert_eq!(status.signal(), Some(libc::SIGKILL));
+        assert!(!reaper.kill());
+    }
 }

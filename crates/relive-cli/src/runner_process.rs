@@ -48,11 +48,27 @@ fn open(library: &Library, staging: &Path) -> Result<Generation, String> {
     Generation::open(&library.staged()).map_err(|e| e.to_string())
 }
 
+/// Ctrl-C reaches the supervisor too, which stops this process over the
+/// socket, so this process must not die of it. An ignored signal stays
+/// ignored across `exec`, and so in every program the app starts; a handler
+/// is reset to the default there. So SIGINT gets a handler that does nothing.
+fn ignore_sigint_here_only() {
+    extern "C" fn nothing(_: libc::c_int) {}
+    // SAFETY: `action` is fully initialised before use; the handler is an
+    // async-signal-safe function that does nothing; SA_RESTART keeps
+    // interrupted system calls from failing with EINTR.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = nothing as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        action.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut action.sa_mask);
+        libc::sigaction(libc::SIGINT, &action, std::ptr::null_mut());
+    }
+}
+
 /// Runs the runner until the program ends or the supervisor goes away.
 pub fn run(args: RunnerArgs) -> anyhow::Result<ExitCode> {
-    // SAFETY: ignoring SIGINT has no memory effects; Ctrl-C reaches the
-    // supervisor, which stops this process over the socket.
-    unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };
+    ignore_sigint_here_only();
     // The supervisor's descriptors must not leak into programs the app
     // starts: one still holding the socket would hide this process's end
     // (and so a crash) from the supervisor.

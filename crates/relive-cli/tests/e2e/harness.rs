@@ -243,6 +243,11 @@ impl Relive {
             .collect()
     }
 
+    /// relive's and the app's stderr lines so far.
+    pub fn stderr(&self) -> Vec<String> {
+        self.stderr.lock().expect("stderr").clone()
+    }
+
     /// The app's output lines so far.
     pub fn output(&self) -> Vec<String> {
         self.stdout.lock().expect("stdout").clone()

@@ -11,6 +11,9 @@
 //!   back on the last good generation with the checkpointed state.
 //! - `migrate`: migration by field name in nested types, refusals naming the
 //!   field, `&'static str` and `fn` pointers across fifty reloads.
+//! - `process`: the app's process: text printed without a newline across
+//!   a swap, Ctrl-C in programs the app starts, panics the app catches, an
+//!   allocator of the app's own.
 //! - `robust`: bad libraries, a library still being written, save storms, a
 //!   worker that will not stop, and a soak of hundreds of reloads.
 //! - `examples`: the `workers` and `migration` examples edited as their
@@ -31,6 +34,7 @@ mod examples;
 mod migrate;
 mod new_app;
 mod outside;
+mod process;
 mod reload;
 mod robust;
 mod standalone;
