@@ -146,6 +146,11 @@ pub mod symbols {
     /// library is a new allocator in every generation, which cannot free
     /// what the previous one allocated.
     pub const CHECK_ALLOCATOR: &str = "relive_check_allocator";
+    /// `extern "C" fn(*const u64, usize, *mut u8) -> Status`: given `n`
+    /// address ranges (`2 * n` words: start, end), sets byte `i` of the `n`
+    /// output bytes to 1 when a value in the state points into range `i`,
+    /// to 2 when a trait object does (its own data is opaque), else 0.
+    pub const POINTS_INTO: &str = "relive_points_into";
     /// `extern "C" fn() -> Bytes`: the message of the last failed call.
     pub const LAST_MESSAGE: &str = "relive_last_message";
 }

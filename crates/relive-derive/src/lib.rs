@@ -19,9 +19,13 @@ use syn::{Data, DeriveInput, Fields, parse_macro_input, spanned::Spanned};
 use fields::{Attr, Member, members};
 
 /// Marks a trait whose boxed objects live in the state
-/// (`relive::dyn_state!`): records a fingerprint of its definition, so that a
-/// reload that changes the trait (its methods, their order or signatures) is
-/// never treated as leaving the old objects' vtables valid.
+/// (`relive::dyn_state!`): records a fingerprint of its definition and of
+/// the layouts of the types its methods take and return, so that a reload
+/// that changes the trait (its methods, their order or signatures) or a
+/// type passed to its methods is never treated as leaving the old objects'
+/// vtables valid. Every such type (references stripped; `Self` and the
+/// trait's own objects left out, the text covers them) must be
+/// `relive::State`, `str` or a slice of one: the build says which is not.
 #[proc_macro_attribute]
 pub fn dyn_trait(
     attr: proc_macro::TokenStream,
@@ -48,20 +52,79 @@ pub fn dyn_trait(
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
     });
     let ident = &item.ident;
+    let types = signature_types(&item);
     let objects = [
         quote!(dyn #ident),
         quote!(dyn #ident + Send),
         quote!(dyn #ident + Send + Sync),
     ];
+    let body = quote! {
+        ::relive::state::signature_fingerprint::<dyn #ident>(#fingerprint, |layout| {
+            ::std::vec![#(
+                <#types as ::relive::state::SignatureType>::describe_signature(layout)
+            ),*]
+        })
+    };
     quote! {
         #item
         #(
             impl ::relive::state::TraitFingerprint for #objects {
-                const FINGERPRINT: u64 = #fingerprint;
+                fn fingerprint() -> u64 {
+                    #body
+                }
             }
         )*
     }
     .into()
+}
+
+/// The types that the trait's object-callable methods take and return,
+/// with references stripped, leaving out those that name `Self` or the
+/// trait itself (its own objects, covered by the text) and methods that are
+/// not in the vtable (generic, or `where Self: Sized`).
+fn signature_types(item: &syn::ItemTrait) -> Vec<syn::Type> {
+    let own = item.ident.to_string();
+    let mut out = Vec::new();
+    for member in &item.items {
+        let syn::TraitItem::Fn(method) = member else {
+            continue;
+        };
+        let sig = &method.sig;
+        let sized_only = sig.generics.where_clause.as_ref().is_some_and(|w| {
+            w.predicates
+                .iter()
+                .any(|p| quote!(#p).to_string().replace(' ', "") == "Self:Sized")
+        });
+        if sized_only || sig.generics.type_params().next().is_some() {
+            continue;
+        }
+        let inputs = sig.inputs.iter().filter_map(|arg| match arg {
+            syn::FnArg::Typed(typed) => Some((*typed.ty).clone()),
+            syn::FnArg::Receiver(_) => None,
+        });
+        let output = match &sig.output {
+            syn::ReturnType::Type(_, ty) => Some((**ty).clone()),
+            syn::ReturnType::Default => None,
+        };
+        for mut ty in inputs.chain(output) {
+            while let syn::Type::Reference(r) = ty {
+                ty = *r.elem;
+            }
+            if !mentions(quote!(#ty), &own) && !matches!(ty, syn::Type::ImplTrait(_)) {
+                out.push(ty);
+            }
+        }
+    }
+    out
+}
+
+/// Whether `tokens` name `Self` or `own`, at any depth.
+fn mentions(tokens: TokenStream, own: &str) -> bool {
+    tokens.into_iter().any(|t| match t {
+        proc_macro2::TokenTree::Ident(i) => i == own || i == "Self",
+        proc_macro2::TokenTree::Group(g) => mentions(g.stream(), own),
+        _ => false,
+    })
 }
 
 /// Derives `relive::State` (and, for structs, what the state root needs).
@@ -167,6 +230,20 @@ fn describe_fields(members: &[Member], offsets: bool) -> Vec<TokenStream> {
                 Attr::Reset => quote!(layout.reset_field::<#ty>(#label, #offset)),
                 Attr::Carry => quote!(layout.field::<#ty>(#label, #offset)),
             }
+        })
+        .collect()
+}
+
+/// Visits the carried members, each reached by `access`.
+fn visit_members<'a>(
+    members: impl Iterator<Item = &'a Member>,
+    access: impl Fn(&Member) -> TokenStream,
+) -> Vec<TokenStream> {
+    members
+        .filter(|m| m.attr != Attr::Skip)
+        .map(|m| {
+            let value = access(m);
+            quote!(::relive::State::visit_pins(#value, visit);)
         })
         .collect()
 }
@@ -354,12 +431,19 @@ fn expand_struct(input: &DeriveInput, fields: &Fields) -> syn::Result<TokenStrea
     );
     let state_impl = split.header(quote!(::relive::State), name);
     let root_impl = split.header(quote!(::relive::state::Root), name);
+    let visits = visit_members(members.iter(), |m| {
+        let access = &m.access;
+        quote!(&self.#access)
+    });
 
     Ok(quote! {
         // SAFETY: offsets come from `offset_of!` and types from the fields;
         // a struct is plain data exactly when all its fields are.
         unsafe impl #state_impl {
             const POD: bool = #pod;
+            fn visit_pins(&self, visit: &mut dyn ::core::ops::FnMut(usize, bool)) {
+                #(#visits)*
+            }
             fn describe(layout: &mut ::relive::state::LayoutBuilder) -> ::std::string::String {
                 layout.add::<Self>(|layout| ::relive::__rt::abi::layout::Kind::Struct {
                     fields: ::std::vec![#(#describe),*],
@@ -391,12 +475,30 @@ fn expand_enum(input: &DeriveInput, data: &syn::DataEnum) -> syn::Result<TokenSt
     let mut save = Vec::new();
     let mut shadow_variants = Vec::new();
     let mut load_arms = Vec::new();
+    let mut visit_arms = Vec::new();
     for (index, v) in data.variants.iter().enumerate() {
         let ident = &v.ident;
         let vlabel = ident.to_string();
         let index = index as u32;
         let members = members(&v.fields)?;
         let fields = describe_fields(&members, false);
+        let visits = visit_members(members.iter(), |m| {
+            let b = &m.binding;
+            quote!(#b)
+        });
+        let all: Vec<_> = members.iter().map(|m| m.binding.clone()).collect();
+        let pattern = match &v.fields {
+            Fields::Unit => quote!(Self::#ident),
+            Fields::Named(_) => {
+                let accesses = members.iter().map(|m| &m.access);
+                quote!(Self::#ident { #(#accesses: #all),* })
+            }
+            Fields::Unnamed(_) => quote!(Self::#ident(#(#all),*)),
+        };
+        visit_arms.push(quote! {
+            #[allow(unused_variables)]
+            #pattern => { #(#visits)* }
+        });
         let discriminant = match &v.discriminant {
             Some((_, expr)) => {
                 let text = quote!(#expr).to_string();
@@ -514,6 +616,11 @@ fn expand_enum(input: &DeriveInput, data: &syn::DataEnum) -> syn::Result<TokenSt
         quote!(match shadow { #(#load_arms),* }),
     );
     let state_impl = split.header(quote!(::relive::State), name);
+    let visit_body = if data.variants.is_empty() {
+        quote!(match *self {})
+    } else {
+        quote!(match self { #(#visit_arms),* })
+    };
     // The discriminants' type and values decide what the bytes mean.
     let repr = match input.attrs.iter().find(|a| a.path().is_ident("repr")) {
         Some(attr) => {
@@ -526,6 +633,9 @@ fn expand_enum(input: &DeriveInput, data: &syn::DataEnum) -> syn::Result<TokenSt
         // SAFETY: the variants and field types come from the definition; the
         // host moves enum bytes only between identical descriptions.
         unsafe impl #state_impl {
+            fn visit_pins(&self, visit: &mut dyn ::core::ops::FnMut(usize, bool)) {
+                #visit_body
+            }
             fn describe(layout: &mut ::relive::state::LayoutBuilder) -> ::std::string::String {
                 layout.add::<Self>(|layout| ::relive::__rt::abi::layout::Kind::Enum {
                     variants: ::std::vec![#(#describe),*],

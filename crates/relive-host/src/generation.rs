@@ -63,6 +63,7 @@ struct Entries {
     save: extern "C" fn(u32, *mut u8, usize, *mut Bytes) -> Status,
     load: extern "C" fn(Bytes) -> Status,
     check_allocator: StatusFn,
+    points_into: extern "C" fn(*const u64, usize, *mut u8) -> Status,
     last_message: BytesFn,
 }
 
@@ -99,6 +100,9 @@ pub struct Loaded {
     artifact: PathBuf,
     copy: PathBuf,
     timings: LoadTimings,
+    /// The addresses the library is mapped at (start, end).
+    mapped: (u64, u64),
+    // Dropped after everything above: closes the library.
     library: Option<Library>,
 }
 
@@ -224,6 +228,7 @@ impl Generation {
             artifact: staged.artifact.clone(),
             copy,
             timings,
+            mapped: mapped_range(entries.layout as usize as u64),
             library: Some(library),
         };
         let t = Instant::now();
@@ -296,6 +301,21 @@ impl Generation {
     /// every generation shares (its message says why not).
     fn check_allocator(&self) -> Status {
         (self.entries.check_allocator)()
+    }
+
+    /// The addresses the library is mapped at (start, end): its code, its
+    /// read-only data and its vtables are in there.
+    pub fn mapped(&self) -> (u64, u64) {
+        self.loaded.mapped
+    }
+
+    /// For each of `ranges` (start, end): 0 when no value in the state
+    /// points into it, 1 when one does, 2 when a trait object does.
+    pub fn points_into(&self, ranges: &[(u64, u64)]) -> (Status, Vec<u8>) {
+        let words: Vec<u64> = ranges.iter().flat_map(|&(a, b)| [a, b]).collect();
+        let mut out = vec![0u8; ranges.len()];
+        let status = (self.entries.points_into)(words.as_ptr(), ranges.len(), out.as_mut_ptr());
+        (status, out)
     }
 
     /// The message of the last failed call ("location\nmessage" for a panic).
@@ -397,6 +417,11 @@ impl Loaded {
         self.number
     }
 
+    /// The addresses the library is mapped at (start, end).
+    pub fn mapped(&self) -> (u64, u64) {
+        self.mapped
+    }
+
     /// The state layout this generation was built with.
     pub fn layout(&self) -> &Layout {
         &self.layout
@@ -421,6 +446,49 @@ impl Drop for Loaded {
         }
         let _ = std::fs::remove_file(&self.copy);
     }
+}
+
+/// The span of the loaded object whose segments hold `address` (from its
+/// first to the end of its last `PT_LOAD` segment), or (0, 0).
+fn mapped_range(address: u64) -> (u64, u64) {
+    struct Search {
+        address: u64,
+        found: (u64, u64),
+    }
+    unsafe extern "C" fn each(
+        info: *mut libc::dl_phdr_info,
+        _size: libc::size_t,
+        data: *mut libc::c_void,
+    ) -> libc::c_int {
+        // SAFETY: `data` is the `Search` passed below, and the loader passes
+        // a valid `info` whose `dlpi_phdr` has `dlpi_phnum` headers.
+        let (search, info) = unsafe { (&mut *data.cast::<Search>(), &*info) };
+        let headers = if info.dlpi_phdr.is_null() {
+            &[][..]
+        } else {
+            // SAFETY: see above.
+            unsafe { std::slice::from_raw_parts(info.dlpi_phdr, usize::from(info.dlpi_phnum)) }
+        };
+        let (mut lo, mut hi) = (u64::MAX, 0);
+        for h in headers.iter().filter(|h| h.p_type == libc::PT_LOAD) {
+            let start = info.dlpi_addr.wrapping_add(h.p_vaddr);
+            lo = lo.min(start);
+            hi = hi.max(start.wrapping_add(h.p_memsz));
+        }
+        if (lo..hi).contains(&search.address) {
+            search.found = (lo, hi);
+            return 1;
+        }
+        0
+    }
+    let mut search = Search {
+        address,
+        found: (0, 0),
+    };
+    // SAFETY: `each` only reads what the loader passes and writes `search`,
+    // which outlives the call.
+    unsafe { libc::dl_iterate_phdr(Some(each), (&raw mut search).cast()) };
+    search.found
 }
 
 /// `dlopen`s the copy and resolves every entry point.
@@ -465,6 +533,7 @@ fn open(copy: &Path, artifact: &Path) -> Result<(Library, Entries), LoadError> {
         save: entry!(symbols::SAVE),
         load: entry!(symbols::LOAD),
         check_allocator: entry!(symbols::CHECK_ALLOCATOR),
+        points_into: entry!(symbols::POINTS_INTO),
         last_message: entry!(symbols::LAST_MESSAGE),
     };
     Ok((library, entries))

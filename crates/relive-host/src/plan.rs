@@ -82,9 +82,11 @@ impl Plan {
         }
     }
 
-    /// Whether the old generation must stay mapped after the swap.
+    /// Whether the state's types can hold values that point into the old
+    /// generation after the swap (whether they do is decided by value, at
+    /// the swap).
     pub fn pins_old_generation(&self) -> bool {
-        self.pinned.iter().any(|p| !p.ends_with("(re-linked)"))
+        self.pinned.iter().any(|p| p.ends_with(", pinned)"))
     }
 }
 
@@ -109,14 +111,19 @@ pub fn plan(old: &Layout, new: &Layout) -> Result<Plan, Refusal> {
         plan
     };
     let pins = pins(new, plan.mode);
-    if plan.mode == Mode::Migrate
-        && let Some(pin) = pins.iter().find(|p| !p.survives_migration())
-    {
-        return Err(Refusal(format!(
-            "{}: {}; keep the types around it unchanged for this reload, or restart",
-            pin.path,
-            pin.why_not_migrated()
-        )));
+    if plan.mode == Mode::Migrate {
+        for pin in pins.iter().filter(|p| !p.relinked()) {
+            match &pin.reset {
+                Some(field) if !plan.reset.contains(field) => plan.reset.push(field.clone()),
+                Some(_) => {}
+                None => {
+                    return Err(Refusal(format!(
+                        "{}: a {} cannot be migrated by field name (it points into the old code, and a type in the state changed); mark it (or a field around it) #[relive(reset)] to start it from Default at such a reload, or restart",
+                        pin.path, pin.what
+                    )));
+                }
+            }
+        }
     }
     plan.pinned = pins.iter().map(Pin::describe).collect();
     Ok(plan)
@@ -223,48 +230,23 @@ fn contains_skipped(layout: &Layout, key: &str) -> bool {
 struct Pin {
     path: String,
     what: String,
-    key: String,
     mode: Mode,
+    /// The nearest `#[relive(reset)]` field around it (or itself), if any.
+    reset: Option<String>,
 }
 
-/// Types whose layout no reload can change: a `fn` pointer whose signature
-/// has only these keeps fitting the new code.
-const FIXED: [&str; 17] = [
-    "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize", "f32",
-    "f64", "bool", "char", "fn",
-];
-
 impl Pin {
+    /// A `&'static str` that a migration re-links to a copy of its text.
     fn relinked(&self) -> bool {
         self.mode == Mode::Migrate && self.what == "&'static str"
-    }
-
-    /// Whether the value still fits new code whose types changed.
-    fn survives_migration(&self) -> bool {
-        match self.what.as_str() {
-            "&'static str" => true,
-            "fn pointer" => self
-                .key
-                .split(|c: char| !(c.is_alphanumeric() || c == '_'))
-                .all(|word| word.is_empty() || FIXED.contains(&word)),
-            _ => false,
-        }
-    }
-
-    fn why_not_migrated(&self) -> String {
-        match self.what.as_str() {
-            "fn pointer" => format!(
-                "a fn pointer into the old code ({}) takes or returns types that may have changed, so it cannot cross a migration by field name",
-                short_name(&self.key)
-            ),
-            _ => "a trait object cannot be migrated by field name, and a type around it changed"
-                .to_string(),
-        }
     }
 
     fn describe(&self) -> String {
         let how = if self.relinked() {
             "re-linked"
+        } else if self.mode == Mode::Migrate {
+            // Only reset pins pass a migration (see `plan`).
+            "reset"
         } else {
             "pinned"
         };
@@ -274,69 +256,67 @@ impl Pin {
 
 /// Carried values that point into the library that made them.
 fn pins(layout: &Layout, mode: Mode) -> Vec<Pin> {
-    let mut out = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    walk_pins(
+    let mut walk = PinWalk {
         layout,
-        &layout.root,
-        &short_name(&layout.root),
         mode,
-        &mut seen,
-        &mut out,
-    );
-    out
+        seen: std::collections::HashSet::new(),
+        out: Vec::new(),
+    };
+    walk.visit(&layout.root, &short_name(&layout.root), None);
+    walk.out
 }
 
-fn walk_pins(
-    layout: &Layout,
-    key: &str,
-    path: &str,
+struct PinWalk<'a> {
+    layout: &'a Layout,
     mode: Mode,
-    seen: &mut std::collections::HashSet<String>,
-    out: &mut Vec<Pin>,
-) {
-    if !seen.insert(key.to_string()) {
-        return;
-    }
-    let Some(def) = layout.types.get(key) else {
-        return;
-    };
-    match &def.kind {
-        Kind::Pinned { what } => out.push(Pin {
-            path: path.to_string(),
-            what: what.clone(),
-            key: key.to_string(),
-            mode,
-        }),
-        Kind::Struct { fields } | Kind::Tuple { fields } => {
-            for field in fields.iter().filter(|f| !f.skip) {
-                walk_pins(
-                    layout,
-                    &field.ty,
-                    &format!("{path}.{}", field.name),
-                    mode,
-                    seen,
-                    out,
-                );
-            }
+    /// Types on the path from the root (a type that contains itself).
+    seen: std::collections::HashSet<String>,
+    out: Vec<Pin>,
+}
+
+impl PinWalk<'_> {
+    fn visit(&mut self, key: &str, path: &str, reset: Option<&str>) {
+        if !self.seen.insert(key.to_string()) {
+            return;
         }
-        Kind::Enum { variants, .. } => {
-            for variant in variants {
-                for field in variant.fields.iter().filter(|f| !f.skip) {
-                    let at = format!("{path}::{}.{}", variant.name, field.name);
-                    walk_pins(layout, &field.ty, &at, mode, seen, out);
+        let layout = self.layout;
+        let Some(def) = layout.types.get(key) else {
+            return;
+        };
+        match &def.kind {
+            Kind::Pinned { what } => self.out.push(Pin {
+                path: path.to_string(),
+                what: what.clone(),
+                mode: self.mode,
+                reset: reset.map(str::to_string),
+            }),
+            Kind::Struct { fields } | Kind::Tuple { fields } => {
+                self.fields(fields, path, reset);
+            }
+            Kind::Enum { variants, .. } => {
+                for variant in variants {
+                    self.fields(&variant.fields, &format!("{path}::{}", variant.name), reset);
                 }
             }
-        }
-        Kind::Array { elem, .. } => walk_pins(layout, elem, &format!("{path}[]"), mode, seen, out),
-        Kind::Container { name, args } => {
-            for (arg, suffix) in args.iter().zip(container_paths(name, args.len())) {
-                walk_pins(layout, arg, &format!("{path}{suffix}"), mode, seen, out);
+            Kind::Array { elem, .. } => self.visit(elem, &format!("{path}[]"), reset),
+            Kind::Container { name, args } => {
+                for (arg, suffix) in args.iter().zip(container_paths(name, args.len())) {
+                    self.visit(arg, &format!("{path}{suffix}"), reset);
+                }
             }
+            Kind::Scalar => {}
         }
-        Kind::Scalar => {}
+        self.seen.remove(key);
     }
-    seen.remove(key);
+
+    fn fields(&mut self, fields: &[Field], path: &str, reset: Option<&str>) {
+        for field in fields.iter().filter(|f| !f.skip) {
+            let at = format!("{path}.{}", field.name);
+            let reset = reset.or(field.reset.then_some(at.as_str()));
+            let reset = reset.map(str::to_string);
+            self.visit(&field.ty, &at, reset.as_deref());
+        }
+    }
 }
 
 /// Path suffixes for the type parameters of a container.

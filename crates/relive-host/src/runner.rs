@@ -14,6 +14,7 @@ mod clock;
 mod control;
 mod events;
 mod frames;
+mod pins;
 
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -57,6 +58,8 @@ enum Msg {
         generation: u64,
         pause_us: u64,
         stages: Stages,
+        /// The old generations the state points into.
+        kept: Vec<u64>,
     },
     TrialFailed {
         generation: u64,
@@ -179,7 +182,8 @@ struct Orchestrator {
     active: Option<Running>,
     trial: Option<Trial>,
     queued: Option<Generation>,
-    /// Generations kept mapped because values in the state point into them.
+    /// Generations kept mapped because values in the state point into them
+    /// (see [`pins`]), oldest first.
     pinned: Vec<Arc<Loaded>>,
     /// The active state never completed `init` and a first frame.
     fresh: bool,
@@ -254,7 +258,8 @@ impl Orchestrator {
                     generation,
                     pause_us,
                     stages,
-                } => self.passed(generation, pause_us, stages),
+                    kept,
+                } => self.passed(generation, pause_us, stages, &kept),
                 Msg::TrialFailed {
                     generation,
                     stage,
@@ -362,10 +367,16 @@ impl Orchestrator {
                 return;
             }
         };
+        let kept = self
+            .pinned
+            .iter()
+            .map(|g| (g.number(), g.mapped()))
+            .collect();
         let request = Request::Swap {
             handover: handover_tx,
             plan: plan.clone(),
             target,
+            kept: Arc::new(kept),
         };
         match active.control.post(request) {
             Ok(previous) => {
@@ -400,7 +411,7 @@ impl Orchestrator {
         }
     }
 
-    fn passed(&mut self, generation: u64, pause_us: u64, stages: Stages) {
+    fn passed(&mut self, generation: u64, pause_us: u64, stages: Stages, kept: &[u64]) {
         let Some(trial) = self.trial.take() else {
             return;
         };
@@ -408,10 +419,10 @@ impl Orchestrator {
             old.control.decide(Verdict::Commit);
             let library = old.generation.clone();
             old.retire();
-            if trial.plan.pins_old_generation() {
-                // Values in the state point into it: it stays mapped.
-                self.pinned.push(library);
-            }
+            // Values in the state point into these: they stay mapped; the
+            // others close now (their copies are removed).
+            self.pinned.push(library);
+            self.pinned.retain(|g| kept.contains(&g.number()));
         }
         self.active = Some(trial.running);
         self.fresh = false;
@@ -420,6 +431,7 @@ impl Orchestrator {
             pause_us,
             stages,
             plan: Box::new((*trial.plan).clone()),
+            kept_mapped: self.pinned.iter().map(|g| g.number()).collect(),
         });
         self.offer_queued();
         self.stop_if_idle();

@@ -68,6 +68,18 @@ pub fn lenient<'de, D: serde::Deserializer<'de>, T: State>(
     Ok(T::load(value).map_or(Missing::Absent, Missing::Present))
 }
 
+/// Visits both words of a reference to a trait object (its data and its
+/// vtable, in whichever order the compiler keeps them) as opaque
+/// addresses: the vtable is in the library whose code made the object.
+pub fn visit_wide_pointer<T: ?Sized>(object: &T, visit: &mut dyn FnMut(usize, bool)) {
+    const { assert!(size_of::<&T>() == 2 * size_of::<usize>()) };
+    // SAFETY: a reference to a trait object is two pointer-sized words
+    // (checked above); reading them as integers has no other effect.
+    let words: [usize; 2] = unsafe { std::mem::transmute_copy(&object) };
+    visit(words[0], true);
+    visit(words[1], true);
+}
+
 /// Finds a type's `Default` where it has one, without requiring it:
 /// `(&&Probe::<T>::new()).make_default()` is `Some` exactly when `T: Default`.
 #[derive(Debug)]
@@ -494,6 +506,98 @@ pub unsafe fn load<T: App + Root>(slot: &Slot<T>, bytes: Bytes) -> Status {
         let Load(value) = rmp_serde::from_slice::<Load<T>>(input)
             .map_err(|e| format!("the saved state does not fit the new types: {e}"))?;
         slot.put(value);
+        Ok(Status::OK)
+    })
+}
+
+/// For every type of the state, whether a pinned type is inside it.
+static MAY_PIN: OnceLock<std::collections::HashMap<String, bool>> = OnceLock::new();
+
+/// Whether values of `T` can hold a pinned value (from the state's layout;
+/// true for a type the layout does not know).
+pub fn may_pin<T: 'static>() -> bool {
+    MAY_PIN
+        .get()
+        .and_then(|map| map.get(std::any::type_name::<T>()).copied())
+        .unwrap_or(true)
+}
+
+/// Which types of `layout` reach a pinned type.
+fn pinning_types(layout: &abi::layout::Layout) -> std::collections::HashMap<String, bool> {
+    use abi::layout::Kind;
+    let inner = |kind: &Kind| -> Vec<String> {
+        match kind {
+            Kind::Struct { fields } | Kind::Tuple { fields } => fields
+                .iter()
+                .filter(|f| !f.skip)
+                .map(|f| f.ty.clone())
+                .collect(),
+            Kind::Enum { variants, .. } => variants
+                .iter()
+                .flat_map(|v| v.fields.iter().filter(|f| !f.skip).map(|f| f.ty.clone()))
+                .collect(),
+            Kind::Array { elem, .. } => vec![elem.clone()],
+            Kind::Container { args, .. } => args.clone(),
+            Kind::Scalar | Kind::Pinned { .. } => Vec::new(),
+        }
+    };
+    let mut pins: std::collections::HashMap<String, bool> = layout
+        .types
+        .iter()
+        .map(|(key, def)| (key.clone(), matches!(def.kind, Kind::Pinned { .. })))
+        .collect();
+    // Spread "reaches a pinned type" up until nothing changes (a type that
+    // contains itself settles too).
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for (key, def) in &layout.types {
+            if !pins[key] && inner(&def.kind).iter().any(|k| pins.get(k) == Some(&true)) {
+                pins.insert(key.clone(), true);
+                changed = true;
+            }
+        }
+    }
+    pins
+}
+
+/// `relive_points_into`: which of the given address ranges (libraries of
+/// older generations) the state's values point into.
+///
+/// # Safety
+/// `ranges` must point to `2 * count` readable words and `out` to `count`
+/// writable bytes.
+pub unsafe fn points_into<T: App + Root>(
+    slot: &Slot<T>,
+    ranges: *const u64,
+    count: usize,
+    out: *mut u8,
+) -> Status {
+    guard(|| {
+        if count == 0 {
+            return Ok(Status::OK);
+        }
+        if ranges.is_null() || out.is_null() {
+            return Err("points_into ranges or output is null".into());
+        }
+        // SAFETY: the host passes `2 * count` words and `count` bytes.
+        let (ranges, out) = unsafe {
+            (
+                std::slice::from_raw_parts(ranges, 2 * count),
+                std::slice::from_raw_parts_mut(out, count),
+            )
+        };
+        out.fill(0);
+        MAY_PIN.get_or_init(|| pinning_types(&LayoutBuilder::layout_of::<T>()));
+        let state = slot.get_mut()?;
+        state.visit_pins(&mut |address, opaque| {
+            let address = address as u64;
+            for (i, range) in ranges.chunks_exact(2).enumerate() {
+                if (range[0]..range[1]).contains(&address) {
+                    out[i] = out[i].max(if opaque { 2 } else { 1 });
+                }
+            }
+        });
         Ok(Status::OK)
     })
 }

@@ -102,10 +102,13 @@ macro_rules! dyn_state {
         // move only between identical layouts of an unchanged trait, and the
         // generation that made its vtable stays mapped.
         unsafe impl $crate::State for ::std::boxed::Box<$object> {
+            fn visit_pins(&self, visit: &mut dyn FnMut(usize, bool)) {
+                $crate::__rt::visit_wide_pointer::<$object>(&**self, visit);
+            }
             fn describe(layout: &mut $crate::state::LayoutBuilder) -> ::std::string::String {
                 layout.pinned_with::<Self>(
                     "trait object",
-                    <$object as $crate::state::TraitFingerprint>::FINGERPRINT,
+                    <$object as $crate::state::TraitFingerprint>::fingerprint(),
                 )
             }
             fn snapshot(&self) -> Self {
@@ -227,6 +230,16 @@ macro_rules! export {
             #[unsafe(no_mangle)]
             extern "C" fn relive_check_allocator() -> abi::Status {
                 $crate::__rt::check_allocator()
+            }
+            #[unsafe(no_mangle)]
+            extern "C" fn relive_points_into(
+                ranges: *const u64,
+                count: usize,
+                out: *mut u8,
+            ) -> abi::Status {
+                // SAFETY: the host passes `2 * count` words and `count`
+                // writable bytes, as the ABI requires.
+                unsafe { $crate::__rt::points_into(&SLOT, ranges, count, out) }
             }
             #[unsafe(no_mangle)]
             extern "C" fn relive_last_message() -> abi::Bytes {

@@ -22,13 +22,25 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// # Safety
 /// [`State::describe`] must report the type's true size, alignment, field
 /// offsets and field types: relive moves values between generations as raw
-/// bytes when two descriptions match. Derive it rather than implementing it.
+/// bytes when two descriptions match. [`State::visit_pins`] must visit every
+/// address a value holds in the library that made it (relive closes a
+/// library that no visited address points into), and such types must be
+/// described as pinned. Derive it rather than implementing it.
 pub unsafe trait State: Sized + 'static {
     /// True when a bitwise copy of a value is a valid, independent value (no
     /// heap, no pointers, nothing to drop): snapshots of `Vec`s of such
     /// types are one `memcpy`. `#[derive(State)]` sets it when every field's
     /// type has it.
     const POD: bool = false;
+
+    /// Calls `visit` with every address that the value holds into a
+    /// library (`opaque` for a trait object, whose own data relive cannot
+    /// see): `&'static str`, `fn` pointers, trait objects. Containers skip
+    /// their elements when the layout shows no pinned type inside them
+    /// ([`crate::__rt::may_pin`]).
+    fn visit_pins(&self, visit: &mut dyn FnMut(usize, bool)) {
+        let _ = visit;
+    }
 
     /// Adds this type (and the types inside it) to `layout`, returns its key.
     fn describe(layout: &mut LayoutBuilder) -> String;
@@ -52,8 +64,93 @@ pub unsafe trait State: Sized + 'static {
     label = "trait objects in the state need `#[relive::dyn_trait]` on their trait"
 )]
 pub trait TraitFingerprint {
-    /// A hash of the trait's definition as written.
-    const FINGERPRINT: u64;
+    /// A hash of the trait's definition as written and of the layouts of
+    /// the types its methods take and return (see [`SignatureType`]).
+    fn fingerprint() -> u64;
+}
+
+/// A type named in the signature of a `fn` pointer or of a method of a
+/// `#[relive::dyn_trait]` trait: old code called through the pointer or the
+/// vtable reads such values with the old layout, so relive records their
+/// layouts in the pointer's fingerprint. Every [`State`] type is one, and so
+/// are `str` and slices of them.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is passed to or returned by a method of a `#[relive::dyn_trait]` trait, but relive cannot describe its layout",
+    label = "derive `relive::State` for it, so that a reload that changes it is refused instead of calling old code with the new layout"
+)]
+pub trait SignatureType {
+    /// Adds the type's layout to `layout`, returns its key.
+    fn describe_signature(layout: &mut LayoutBuilder) -> String;
+}
+
+impl<T: State> SignatureType for T {
+    fn describe_signature(layout: &mut LayoutBuilder) -> String {
+        T::describe(layout)
+    }
+}
+
+impl SignatureType for str {
+    fn describe_signature(_layout: &mut LayoutBuilder) -> String {
+        "str".to_string()
+    }
+}
+
+impl<T: SignatureType> SignatureType for [T] {
+    fn describe_signature(layout: &mut LayoutBuilder) -> String {
+        format!("[{}]", T::describe_signature(layout))
+    }
+}
+
+/// FNV-1a of `bytes`, continuing from `hash`.
+pub const fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
+    let mut i = 0;
+    while i < bytes.len() {
+        hash = (hash ^ bytes[i] as u64).wrapping_mul(0x0000_0100_0000_01b3);
+        i += 1;
+    }
+    hash
+}
+
+/// The FNV-1a offset basis.
+pub const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
+
+thread_local! {
+    /// Types whose signature fingerprint is being computed on this thread.
+    static FINGERPRINTING: std::cell::RefCell<Vec<std::any::TypeId>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The fingerprint of a signature: `seed` (the hash of the definition's
+/// text) combined with the full layouts of the types that `describe` adds
+/// (a `fn` pointer's arguments and result, a trait's methods' arguments and
+/// results). A type met again while its own fingerprint is being computed
+/// (a `fn(Tree)` inside `Tree`) counts as 0 there: the outer computation
+/// covers it.
+pub fn signature_fingerprint<T: ?Sized + 'static>(
+    seed: u64,
+    describe: impl FnOnce(&mut LayoutBuilder) -> Vec<String>,
+) -> u64 {
+    let id = std::any::TypeId::of::<T>();
+    let nested = FINGERPRINTING.with(|f| {
+        let mut f = f.borrow_mut();
+        let nested = f.contains(&id);
+        if !nested {
+            f.push(id);
+        }
+        nested
+    });
+    if nested {
+        return 0;
+    }
+    let mut builder = LayoutBuilder::default();
+    let roots = describe(&mut builder);
+    FINGERPRINTING.with(|f| f.borrow_mut().retain(|x| *x != id));
+    let text = Layout {
+        root: roots.join(","),
+        types: builder.types,
+    }
+    .to_json();
+    fnv1a(seed, text.as_bytes())
 }
 
 /// Serialises a [`State`] value through [`State::save`].

@@ -47,6 +47,7 @@ scalar!(false: String, std::path::PathBuf);
 macro_rules! container {
     (
         $name:literal, [$($generics:tt)*], $ty:ty, [$($p:ident),+],
+        pins |$pv:ident, $pf:ident| $pins:expr,
         snapshot |$s:ident| $copy:expr,
         save |$v:ident, $ser:ident| $save:expr,
         load |$de:ident| $load:expr
@@ -57,6 +58,12 @@ macro_rules! container {
             fn describe(layout: &mut LayoutBuilder) -> String {
                 let args = vec![$($p::describe(layout)),+];
                 layout.container::<Self>($name, args)
+            }
+            fn visit_pins(&self, $pf: &mut dyn FnMut(usize, bool)) {
+                if false $(|| crate::__rt::may_pin::<$p>())+ {
+                    let $pv = self;
+                    $pins
+                }
             }
             fn snapshot(&self) -> Self {
                 let $s = self;
@@ -74,6 +81,7 @@ macro_rules! container {
 }
 
 container!("Vec", [T: State], Vec<T>, [T],
+    pins |v, f| v.iter().for_each(|x| x.visit_pins(f)),
     snapshot |s| if T::POD { copy_pod(s) } else { s.iter().map(State::snapshot).collect() },
     save |v, s| match as_bytes(v) {
         Some(bytes) => s.serialize_bytes(bytes),
@@ -81,26 +89,35 @@ container!("Vec", [T: State], Vec<T>, [T],
     },
     load |d| d.deserialize_any(Elements::<T>(std::marker::PhantomData)));
 container!("VecDeque", [T: State], VecDeque<T>, [T],
+    pins |v, f| v.iter().for_each(|x| x.visit_pins(f)),
     snapshot |s| s.iter().map(State::snapshot).collect(),
     save |v, s| s.collect_seq(v.iter().map(Carry)),
     load |d| Ok(Vec::<Load<T>>::deserialize(d)?.into_iter().map(|l| l.0).collect()));
 container!("Option", [T: State], Option<T>, [T],
+    pins |v, f| v.iter().for_each(|x| x.visit_pins(f)),
     snapshot |s| s.as_ref().map(State::snapshot),
     save |v, s| v.as_ref().map(Carry).serialize(s),
     load |d| Ok(Option::<Load<T>>::deserialize(d)?.map(|l| l.0)));
 container!("Box", [T: State], Box<T>, [T],
+    pins |v, f| T::visit_pins(v, f),
     snapshot |s| Box::new(T::snapshot(s)),
     save |v, s| T::save(v, s),
     load |d| T::load(d).map(Box::new));
 container!("HashSet", [T: State + Eq + Hash], HashSet<T>, [T],
+    pins |v, f| v.iter().for_each(|x| x.visit_pins(f)),
     snapshot |s| s.iter().map(State::snapshot).collect(),
     save |v, s| s.collect_seq(v.iter().map(Carry)),
     load |d| Ok(Vec::<Load<T>>::deserialize(d)?.into_iter().map(|l| l.0).collect()));
 container!("BTreeSet", [T: State + Ord], BTreeSet<T>, [T],
+    pins |v, f| v.iter().for_each(|x| x.visit_pins(f)),
     snapshot |s| s.iter().map(State::snapshot).collect(),
     save |v, s| s.collect_seq(v.iter().map(Carry)),
     load |d| Ok(Vec::<Load<T>>::deserialize(d)?.into_iter().map(|l| l.0).collect()));
 container!("HashMap", [K: State + Eq + Hash, V: State], HashMap<K, V>, [K, V],
+    pins |v, f| v.iter().for_each(|(k, x)| {
+        k.visit_pins(f);
+        x.visit_pins(f);
+    }),
     snapshot |s| s.iter().map(|(k, v)| (k.snapshot(), v.snapshot())).collect(),
     save |v, s| s.collect_map(v.iter().map(|(k, v)| (Carry(k), Carry(v)))),
     load |d| Ok(HashMap::<Load<K>, Load<V>>::deserialize(d)?
@@ -108,6 +125,10 @@ container!("HashMap", [K: State + Eq + Hash, V: State], HashMap<K, V>, [K, V],
         .map(|(k, v)| (k.0, v.0))
         .collect()));
 container!("BTreeMap", [K: State + Ord, V: State], BTreeMap<K, V>, [K, V],
+    pins |v, f| v.iter().for_each(|(k, x)| {
+        k.visit_pins(f);
+        x.visit_pins(f);
+    }),
     snapshot |s| s.iter().map(|(k, v)| (k.snapshot(), v.snapshot())).collect(),
     save |v, s| s.collect_map(v.iter().map(|(k, v)| (Carry(k), Carry(v)))),
     load |d| Ok(BTreeMap::<Load<K>, Load<V>>::deserialize(d)?
@@ -177,6 +198,11 @@ impl<'de, T: State> Visitor<'de> for Elements<T> {
 // SAFETY: an array is `N` elements of `T` in a row.
 unsafe impl<T: State, const N: usize> State for [T; N] {
     const POD: bool = T::POD;
+    fn visit_pins(&self, visit: &mut dyn FnMut(usize, bool)) {
+        if crate::__rt::may_pin::<T>() {
+            self.iter().for_each(|x| x.visit_pins(visit));
+        }
+    }
 
     fn describe(layout: &mut LayoutBuilder) -> String {
         layout.add::<Self>(|layout| Kind::Array {
@@ -205,6 +231,9 @@ macro_rules! tuple {
         // SAFETY: element offsets come from `offset_of!`.
         unsafe impl<$($p: State),+> State for ($($p,)+) {
             const POD: bool = true $(&& $p::POD)+;
+            fn visit_pins(&self, visit: &mut dyn FnMut(usize, bool)) {
+                $(self.$i.visit_pins(visit);)+
+            }
             fn describe(layout: &mut LayoutBuilder) -> String {
                 layout.add::<Self>(|layout| Kind::Tuple {
                     fields: vec![$(layout.field::<$p>(stringify!($i), offset_of!(Self, $i))),+],
@@ -235,6 +264,9 @@ tuple!(A 0, B 1, C 2, T 3, E 4, F 5);
 // pinned because it may point into the read-only data of the library that
 // made it, which relive then keeps mapped.
 unsafe impl State for &'static str {
+    fn visit_pins(&self, visit: &mut dyn FnMut(usize, bool)) {
+        visit(self.as_ptr() as usize, false);
+    }
     fn describe(layout: &mut LayoutBuilder) -> String {
         layout.pinned::<Self>("&'static str")
     }
@@ -253,34 +285,41 @@ unsafe impl State for &'static str {
 
 macro_rules! fn_pointer {
     ($($a:ident),*) => {
-        // SAFETY: a `fn` pointer is one address; it is described as pinned
-        // because it points into the code of the library that made it, which
-        // relive then keeps mapped.
-        unsafe impl<R: 'static $(, $a: 'static)*> State for fn($($a),*) -> R {
+        // SAFETY: a `fn` pointer is one address; it is described as pinned,
+        // with the layouts of its arguments and result in its key, so its
+        // bytes move only between identical signatures, and the library it
+        // points into stays mapped. It is never made from saved data.
+        unsafe impl<R: State $(, $a: State)*> State for fn($($a),*) -> R {
+            fn visit_pins(&self, visit: &mut dyn FnMut(usize, bool)) {
+                visit(*self as usize, false);
+            }
             fn describe(layout: &mut LayoutBuilder) -> String {
-                layout.pinned::<Self>("fn pointer")
+                let fingerprint = crate::state::signature_fingerprint::<Self>(
+                    crate::state::FNV_START,
+                    |b| vec![$($a::describe(b),)* R::describe(b)],
+                );
+                layout.pinned_with::<Self>("fn pointer", fingerprint)
             }
             fn snapshot(&self) -> Self {
                 *self
             }
+            /// Only a placeholder is written (for a migration, which resets
+            /// the field or is refused): an address is never saved.
             fn save<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 if crate::__rt::saving_portably() {
                     return Err(serde::ser::Error::custom(
                         "a fn pointer cannot be kept across a crash (it is an address in this process)",
                     ));
                 }
-                serializer.serialize_u64(*self as usize as u64)
+                serializer.serialize_unit()
             }
-            fn load<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let address = u64::deserialize(deserializer)? as usize;
-                if address == 0 {
-                    return Err(D::Error::custom("a null fn pointer"));
-                }
-                // SAFETY: the address was saved from a value of this exact type
-                // (the host compares the layouts, and this type's key names its
-                // signature), and the library it points into stays mapped
-                // because the state holds a pinned type.
-                Ok(unsafe { std::mem::transmute::<usize, Self>(address) })
+            /// Always fails: a `fn` pointer made from saved data could point
+            /// anywhere. A `#[relive(reset)]` field around it starts from
+            /// `Default` instead.
+            fn load<'de, D: Deserializer<'de>>(_deserializer: D) -> Result<Self, D::Error> {
+                Err(D::Error::custom(
+                    "a fn pointer cannot be made from saved data: mark the field #[relive(reset)] or restart",
+                ))
             }
         }
     };
@@ -348,10 +387,43 @@ mod tests {
         assert_eq!(round_trip(&set), set);
         let text: &'static str = "pinned";
         assert_eq!(round_trip(&text), "pinned");
+    }
+
+    #[test]
+    fn pinned_values_are_visited_inside_containers() {
+        fn one() -> u8 {
+            1
+        }
+        let text: &'static str = "here";
+        let value: Vec<Option<(u32, &'static str)>> = vec![None, Some((3, text))];
+        let map: BTreeMap<u8, fn() -> u8> = BTreeMap::from([(1, one as fn() -> u8)]);
+        let mut seen = Vec::new();
+        value.visit_pins(&mut |a, opaque| seen.push((a, opaque)));
+        map.visit_pins(&mut |a, opaque| seen.push((a, opaque)));
+        assert_eq!(
+            seen,
+            vec![
+                (text.as_ptr() as usize, false),
+                (one as fn() -> u8 as usize, false)
+            ]
+        );
+        let nothing: Vec<Option<&'static str>> = vec![None, None];
+        nothing.visit_pins(&mut |_, _| panic!("a None points nowhere"));
+    }
+
+    #[test]
+    fn a_fn_pointer_is_never_made_from_saved_data() {
         fn double(x: i32) -> i32 {
             x * 2
         }
         let f: fn(i32) -> i32 = double;
-        assert_eq!(round_trip(&f)(21), 42);
+        let bytes = rmp_serde::to_vec_named(&Carry(&f)).expect("a placeholder is saved");
+        assert!(rmp_serde::from_slice::<Load<fn(i32) -> i32>>(&bytes).is_err());
+        let number = rmp_serde::to_vec_named(&(double as fn(i32) -> i32 as usize as u64))
+            .expect("an address as a number");
+        assert!(
+            rmp_serde::from_slice::<Load<fn(i32) -> i32>>(&number).is_err(),
+            "a number never becomes a fn pointer"
+        );
     }
 }

@@ -290,3 +290,49 @@ fn plain_data_is_marked_and_snapshots_copy_it_exactly() {
         .collect();
     assert_eq!(items.snapshot(), items);
 }
+
+// A number saved by one version never becomes a `fn` pointer in the next:
+// `p.f: u64 = 42` changed to `#[relive(reset)] f: Option<fn() -> u32>`
+// starts from `Default`, it does not come back as `Some(<address 42>)`.
+mod number {
+    #[derive(Debug, Default, relive::State)]
+    pub struct P {
+        pub f: u64,
+    }
+    #[derive(Debug, Default, relive::State)]
+    pub struct All {
+        pub p: P,
+    }
+}
+mod pointer {
+    #[derive(Debug, Default, relive::State)]
+    pub struct P {
+        #[relive(reset)]
+        pub f: Option<fn() -> u32>,
+    }
+    #[derive(Debug, Default, relive::State)]
+    pub struct All {
+        pub p: P,
+    }
+}
+
+#[test]
+fn a_saved_number_never_becomes_a_fn_pointer() {
+    let old = number::All {
+        p: number::P { f: 42 },
+    };
+    let new: pointer::All = migrate(&old).expect("a reset field loads");
+    assert!(new.p.f.is_none(), "reset to Default, not an address");
+
+    fn seven() -> u32 {
+        7
+    }
+    let with_pointer = pointer::All {
+        p: pointer::P { f: Some(seven) },
+    };
+    let again: pointer::All = migrate(&with_pointer).expect("a reset field loads");
+    assert!(
+        again.p.f.is_none(),
+        "a migrated fn pointer starts from Default too"
+    );
+}

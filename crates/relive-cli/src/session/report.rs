@@ -58,6 +58,7 @@ impl Session {
                 pause_us,
                 stages,
                 plan,
+                kept_mapped,
             } => {
                 self.last_good = Some(generation);
                 self.crashes = 0;
@@ -83,7 +84,7 @@ impl Session {
                         json!({
                             "generation": generation,
                             "fields": plan.pinned,
-                            "previous_kept_mapped": plan.pins_old_generation(),
+                            "kept_mapped": kept_mapped,
                         }),
                     );
                 }

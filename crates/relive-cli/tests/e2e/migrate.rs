@@ -100,6 +100,11 @@ fn inserting_a_field_in_a_nested_type_and_reordering_the_state_keeps_every_value
     assert!(added.contains(&"All.added".to_string()), "{migrated}");
     let widened = migrated["widened"].to_string();
     assert!(widened.contains("All.scores[]: u32 -> u64"), "{migrated}");
+    let reset = migrated["reset"].to_string();
+    assert!(
+        reset.contains("All.step"),
+        "a fn pointer never crosses a migration by name: {migrated}"
+    );
     relive.wait_event("reloaded", SHORT_DEADLINE);
     relive.wait_line("a v2 frame", SHORT_DEADLINE, |l| l.contains(" v2 gen 2 "));
 
@@ -135,7 +140,7 @@ fn inserting_a_field_in_a_nested_type_and_reordering_the_state_keeps_every_value
     assert_eq!(
         new["step"],
         (frame(new) * 3).to_string(),
-        "the fn pointer still works"
+        "the fn pointer, reset by the migration, was set again by `reloaded`"
     );
 }
 
@@ -173,7 +178,7 @@ fn static_strings_fn_pointers_and_trait_objects_survive_fifty_reloads() {
     let variant_b = app.path().join("variant_b.so");
     std::fs::copy(app.artifact(), &variant_b).expect("keep variant b");
 
-    let relive = app.run(&["--no-build"]);
+    let mut relive = app.run(&["--no-build"]);
     relive.wait_event("loaded", SHORT_DEADLINE);
     let pinned = {
         let mark = relive.mark();
@@ -212,4 +217,37 @@ fn static_strings_fn_pointers_and_trait_objects_survive_fifty_reloads() {
             .count(),
         0
     );
+
+    // Pinned by value: every carried value points into generation 1, so
+    // only it stays mapped besides the running one.
+    assert_eq!(pinned["kept_mapped"], serde_json::json!([1]), "{pinned}");
+    let copies = mapped_copies(relive.runner_pid(), &format!("lib{}.gen", app.name));
+    assert!(
+        copies.len() <= 3,
+        "only the generations values point into stay mapped: {copies:?}"
+    );
+    let staging = copies
+        .iter()
+        .find_map(|c| c.parent().map(std::path::Path::to_path_buf))
+        .expect("a mapped copy");
+    relive.signal(libc::SIGINT);
+    relive.wait_exit(SHORT_DEADLINE);
+    assert!(
+        !staging.exists(),
+        "the copies (of pinned generations too) are removed when relive exits: {}",
+        staging.display()
+    );
+}
+
+/// The private copies of the app library mapped in process `pid`.
+fn mapped_copies(pid: u32, prefix: &str) -> std::collections::BTreeSet<std::path::PathBuf> {
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).expect("maps");
+    maps.lines()
+        .filter_map(|line| line.split_whitespace().nth(5))
+        .map(std::path::PathBuf::from)
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
+        })
+        .collect()
 }

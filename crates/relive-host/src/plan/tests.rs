@@ -407,3 +407,180 @@ fn a_fn_pointer_taking_changed_types_cannot_cross_a_migration() {
         err.0
     );
 }
+
+mod numbers_only {
+    pub mod before {
+        #[derive(Default, relive::State)]
+        pub struct P {
+            pub x: u32,
+        }
+        #[derive(Default, relive::State)]
+        pub struct All {
+            pub ps: Vec<P>,
+            pub step: Option<fn(u64) -> u64>,
+            #[relive(reset)]
+            pub kept: Option<fn(u64) -> u64>,
+        }
+    }
+    pub mod after {
+        #[derive(Default, relive::State)]
+        pub struct P {
+            pub y: u32,
+            pub x: u32,
+        }
+        #[derive(Default, relive::State)]
+        pub struct All {
+            pub ps: Vec<P>,
+            pub step: Option<fn(u64) -> u64>,
+            #[relive(reset)]
+            pub kept: Option<fn(u64) -> u64>,
+        }
+        pub mod reset {
+            #[derive(Default, relive::State)]
+            pub struct All {
+                pub ps: Vec<super::P>,
+                #[relive(reset)]
+                pub step: Option<fn(u64) -> u64>,
+                #[relive(reset)]
+                pub kept: Option<fn(u64) -> u64>,
+            }
+        }
+    }
+}
+
+#[test]
+fn no_fn_pointer_crosses_a_migration_by_name_unless_reset() {
+    use numbers_only::{after, before};
+    let err = plan(&layout::<before::All>(), &layout::<after::All>()).expect_err("refused");
+    assert!(
+        err.0
+            .starts_with("All.step: a fn pointer cannot be migrated by field name"),
+        "{}",
+        err.0
+    );
+    assert!(err.0.contains("#[relive(reset)]"), "{}", err.0);
+    let p = plan(&layout::<before::All>(), &layout::<after::reset::All>()).expect("reset");
+    assert_eq!(p.mode, Mode::Migrate);
+    for field in ["All.step", "All.kept"] {
+        assert!(p.reset.contains(&field.to_string()), "{:?}", p.reset);
+        assert!(
+            p.pinned.contains(&format!("{field} (fn pointer, reset)")),
+            "{:?}",
+            p.pinned
+        );
+    }
+    assert!(!p.pins_old_generation());
+}
+
+mod issue_repro {
+    pub mod before {
+        #[derive(Default, relive::State)]
+        pub struct P {
+            pub f: u64,
+        }
+        #[derive(Default, relive::State)]
+        pub struct All {
+            pub p: P,
+        }
+    }
+    pub mod after {
+        #[derive(Default, relive::State)]
+        pub struct P {
+            #[relive(reset)]
+            pub f: Option<fn() -> u32>,
+        }
+        #[derive(Default, relive::State)]
+        pub struct All {
+            pub p: P,
+        }
+    }
+}
+
+#[test]
+fn a_number_changed_to_a_reset_fn_pointer_is_reset() {
+    use issue_repro::{after, before};
+    let p = plan(&layout::<before::All>(), &layout::<after::All>()).expect("reset");
+    assert_eq!(p.mode, Mode::Migrate);
+    assert_eq!(p.reset, vec!["All.p.f".to_string()]);
+    assert_eq!(p.pinned, vec!["All.p.f (fn pointer, reset)".to_string()]);
+}
+
+mod signature {
+    pub mod before {
+        #[derive(Default, relive::State)]
+        pub struct Arg {
+            pub x: f32,
+        }
+        #[derive(Default, relive::State)]
+        pub struct Holder {
+            pub step: Option<fn(Arg) -> f32>,
+        }
+        #[derive(Default, relive::State)]
+        pub struct All {
+            pub holders: Vec<Holder>,
+        }
+    }
+    pub mod after {
+        #[derive(Default, relive::State)]
+        pub struct Arg {
+            pub y: f32,
+            pub x: f32,
+        }
+        #[derive(Default, relive::State)]
+        pub struct Holder {
+            pub step: Option<fn(Arg) -> f32>,
+        }
+        #[derive(Default, relive::State)]
+        pub struct All {
+            pub holders: Vec<Holder>,
+            pub added: u32,
+        }
+        #[derive(Default, relive::State)]
+        pub struct ResetHolder {
+            #[relive(reset)]
+            pub step: Option<fn(Arg) -> f32>,
+        }
+        pub mod reset {
+            #[derive(Default, relive::State)]
+            pub struct All {
+                pub holders: Vec<super::ResetHolder>,
+                pub added: u32,
+            }
+        }
+    }
+}
+
+/// The layout of `T` with each module path `from` replaced by `to` (the
+/// same paths, as in two builds of one app), so that only what the layout
+/// records can tell the two apart.
+fn layout_at<T: relive::State>(moves: &[(&str, &str)]) -> Layout {
+    let mut text = layout::<T>().to_json();
+    for (from, to) in moves {
+        text = text.replace(from, to);
+    }
+    Layout::from_json(text.as_bytes()).expect("a layout")
+}
+
+#[test]
+fn a_fn_pointer_whose_argument_type_changed_is_refused_at_any_depth() {
+    use signature::{after, before};
+    let to_before = [
+        ("signature::after::reset::", "signature::before::"),
+        ("signature::after::", "signature::before::"),
+    ];
+    // `Arg` is in the state only as a fn pointer's argument: the pointer's
+    // type name is unchanged, its fingerprint is not.
+    let same = plan(&layout::<before::All>(), &layout::<before::All>()).expect("same");
+    assert_eq!(same.mode, Mode::Identical);
+    let new = layout_at::<after::All>(&to_before);
+    let err = plan(&layout::<before::All>(), &new).expect_err("refused");
+    assert!(
+        err.0
+            .starts_with("All.holders[].step: a fn pointer whose type changed"),
+        "{}",
+        err.0
+    );
+    let new = layout_at::<after::reset::All>(&to_before);
+    let p = plan(&layout::<before::All>(), &new).expect("reset");
+    assert_eq!(p.reset, vec!["All.holders[].step".to_string()]);
+}

@@ -20,6 +20,8 @@ pub(super) enum Request {
         plan: Arc<Plan>,
         /// The generation that takes over.
         target: u64,
+        /// The older generations kept mapped, with their address ranges.
+        kept: Arc<Vec<(u64, (u64, u64))>>,
     },
     /// Drop the state and end.
     Stop,
@@ -46,6 +48,9 @@ pub(super) struct Handover {
     pub checkpoint_us: u64,
     pub snapshot_us: u64,
     pub sent: Instant,
+    /// The old generations that the state's values point into (by number):
+    /// they stay mapped.
+    pub kept: Vec<u64>,
 }
 
 // SAFETY: `state` and `saved` point into the old generation's library, which

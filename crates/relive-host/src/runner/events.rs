@@ -54,6 +54,9 @@ pub enum RunEvent {
         stages: Stages,
         /// How the state moved.
         plan: Box<Plan>,
+        /// The older generations kept mapped because values in the state
+        /// point into them, oldest first.
+        kept_mapped: Vec<u64>,
     },
     /// A library was not swapped in; the running code goes on.
     Refused {

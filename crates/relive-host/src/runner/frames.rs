@@ -303,6 +303,7 @@ impl Thread {
                     generation: number,
                     pause_us,
                     stages,
+                    kept: h.kept,
                 });
                 if status == Status::EXIT {
                     self.exit(true);
@@ -332,8 +333,9 @@ impl Thread {
                         handover,
                         plan,
                         target,
+                        kept,
                     } => {
-                        if self.swap_out(handover, plan, target) {
+                        if self.swap_out(handover, plan, target, kept) {
                             return;
                         }
                     }
@@ -378,6 +380,7 @@ impl Thread {
         handover: std::sync::mpsc::SyncSender<Handover>,
         plan: Arc<Plan>,
         target: u64,
+        kept: Arc<Vec<(u64, (u64, u64))>>,
     ) -> bool {
         let number = self.generation.number();
         let t = Instant::now();
@@ -407,6 +410,7 @@ impl Thread {
                 handover,
                 plan,
                 target,
+                kept,
             });
             if self.halted {
                 std::thread::sleep(Duration::from_millis(5));
@@ -416,9 +420,17 @@ impl Thread {
         self.stopping_since = None;
         self.postponed_reported = false;
         let stop_workers_us = micros(t.elapsed());
+        let migrate = plan.mode == Mode::Migrate;
+        let kept = match self.still_pointed_into(&plan, &kept, migrate) {
+            Ok(kept) => kept,
+            Err(message) => {
+                self.resume();
+                self.send(Msg::SwapAborted { target, message });
+                return false;
+            }
+        };
 
         let (checkpoint_us, checkpoint) = self.write_checkpoint();
-        let migrate = plan.mode == Mode::Migrate;
         // A rollback restores the checkpoint when there is one (the same
         // types load it exactly), else a deep snapshot taken now.
         let snapshot = !migrate && checkpoint.is_none();
@@ -475,6 +487,7 @@ impl Thread {
             checkpoint_us,
             snapshot_us,
             sent,
+            kept,
         };
         if handover.send(h).is_err() {
             // The next generation's thread is gone: keep running as before.
@@ -517,6 +530,29 @@ impl Thread {
                 false
             }
         }
+    }
+
+    /// The old generations (this one and those kept mapped before) that the
+    /// state's values point into, which must stay mapped after the swap. A
+    /// migration carries no such value (it re-links `&'static str`s to
+    /// copies and resets the rest), so nothing is kept then.
+    fn still_pointed_into(
+        &self,
+        plan: &Plan,
+        kept: &[(u64, (u64, u64))],
+        migrate: bool,
+    ) -> Result<Vec<u64>, String> {
+        if migrate || !plan.pins_old_generation() {
+            return Ok(Vec::new());
+        }
+        let mut candidates = vec![(self.generation.number(), self.generation.mapped())];
+        candidates.extend_from_slice(kept);
+        let ranges: Vec<(u64, u64)> = candidates.iter().map(|(_, r)| *r).collect();
+        let (status, seen) = self.generation.points_into(&ranges);
+        self.check(status)
+            .map_err(|m| format!("the old code could not tell what the state points into: {m}"))?;
+        let seen: Vec<(u64, u8)> = candidates.iter().map(|(n, _)| *n).zip(seen).collect();
+        super::pins::keep_mapped(&seen, &plan.pinned)
     }
 
     /// Lets the code run again after a swap that did not happen: `reloaded`
