@@ -59,7 +59,7 @@ pub fn dyn_trait(
         quote!(dyn #ident + Send + Sync),
     ];
     let body = quote! {
-        ::relive::state::signature_fingerprint::<dyn #ident>(#fingerprint, |layout| {
+        ::relive::state::signature_fingerprint::<dyn #ident>(outer, #fingerprint, |layout| {
             ::std::vec![#(
                 <#types as ::relive::state::SignatureType>::describe_signature(layout)
             ),*]
@@ -69,7 +69,7 @@ pub fn dyn_trait(
         #item
         #(
             impl ::relive::state::TraitFingerprint for #objects {
-                fn fingerprint() -> u64 {
+                fn fingerprint(outer: &::relive::state::LayoutBuilder) -> u64 {
                     #body
                 }
             }

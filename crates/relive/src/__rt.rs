@@ -170,6 +170,7 @@ impl<T> Slot<T> {
         // SAFETY: calls are serialised (module docs) and the slot is empty.
         unsafe { (*self.value.get()).write(value) };
         self.live.store(true, Ordering::Release);
+        panics::retired(false);
     }
 
     #[expect(
@@ -376,6 +377,7 @@ pub unsafe fn release<T: App + Root>(slot: &Slot<T>, mask: *const u8, len: usize
         if !slot.live.swap(false, Ordering::AcqRel) {
             return Err("release without a state".into());
         }
+        panics::retired(true);
         if len > 0 && !mask.is_null() {
             // SAFETY: the host passes `len` mask bytes.
             let mask = unsafe { std::slice::from_raw_parts(mask, len) };
@@ -428,6 +430,7 @@ pub fn drop_state<T: App + Root>(slot: &Slot<T>) -> Status {
         forget_saved(slot);
         slot.clear();
         flush_output();
+        panics::retired(true);
         Ok(Status::OK)
     })
 }

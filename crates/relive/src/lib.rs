@@ -108,7 +108,7 @@ macro_rules! dyn_state {
             fn describe(layout: &mut $crate::state::LayoutBuilder) -> ::std::string::String {
                 layout.pinned_with::<Self>(
                     "trait object",
-                    <$object as $crate::state::TraitFingerprint>::fingerprint(),
+                    <$object as $crate::state::TraitFingerprint>::fingerprint(layout),
                 )
             }
             fn snapshot(&self) -> Self {

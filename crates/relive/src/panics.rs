@@ -13,6 +13,7 @@
 use std::any::Any;
 use std::cell::Cell;
 use std::panic::{PanicHookInfo, UnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, Once, PoisonError};
 use std::thread::ThreadId;
 
@@ -60,6 +61,36 @@ thread_local! {
     static AT_BOUNDARY: Cell<bool> = const { Cell::new(false) };
 }
 
+/// The state has left this library (handed to a newer generation, or
+/// dropped): code of it that still runs outside a boundary was called
+/// through a value the state carried over (pinned old code).
+static RETIRED: AtomicBool = AtomicBool::new(false);
+
+/// Marks whether the state has left this library.
+pub(crate) fn retired(yes: bool) {
+    RETIRED.store(yes, Ordering::Release);
+}
+
+/// A panic in this library's code that was called from another library
+/// (a trait object or `fn` pointer carried over from this generation, called
+/// by newer code): the caller's std cannot catch it, and unwinding into it
+/// would abort without a word. Says so precisely and aborts, so that relive
+/// brings the program back through its crash path.
+fn panicked_in_pinned_code(info: &PanicHookInfo<'_>) -> ! {
+    let location = info
+        .location()
+        .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
+        .unwrap_or_else(|| "unknown location".into());
+    eprintln!(
+        "relive: old code panicked at {location}: {}\n\
+         relive: this code belongs to an older generation, kept mapped because a value in the state (a trait object or fn pointer) was made by it; \
+         the newer code that called it cannot catch its panic (each generation has its own std), so the program's process ends and relive brings it back on the last good generation. \
+         Make such values again from the new code (in `reloaded`), or restart, to run the new code's version",
+        payload_text(info.payload())
+    );
+    std::process::abort()
+}
+
 /// Runs `body` as relive's boundary on this thread: a panic that escapes it
 /// is recorded for [`take_message`]; one that `body` caught itself is
 /// printed when it returns.
@@ -95,6 +126,9 @@ fn install_hook() {
     HOOK.call_once(|| {
         let default = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
+            if !AT_BOUNDARY.get() && RETIRED.load(Ordering::Acquire) {
+                panicked_in_pinned_code(info);
+            }
             if cfg!(panic = "abort") || !AT_BOUNDARY.get() {
                 default(info);
             } else {

@@ -65,8 +65,9 @@ pub unsafe trait State: Sized + 'static {
 )]
 pub trait TraitFingerprint {
     /// A hash of the trait's definition as written and of the layouts of
-    /// the types its methods take and return (see [`SignatureType`]).
-    fn fingerprint() -> u64;
+    /// the types its methods take and return (see [`SignatureType`]), for
+    /// a description going on in `layout`.
+    fn fingerprint(layout: &LayoutBuilder) -> u64;
 }
 
 /// A type named in the signature of a `fn` pointer or of a method of a
@@ -114,37 +115,27 @@ pub const fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
 /// The FNV-1a offset basis.
 pub const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
 
-thread_local! {
-    /// Types whose signature fingerprint is being computed on this thread.
-    static FINGERPRINTING: std::cell::RefCell<Vec<std::any::TypeId>> =
-        const { std::cell::RefCell::new(Vec::new()) };
-}
-
 /// The fingerprint of a signature: `seed` (the hash of the definition's
 /// text) combined with the full layouts of the types that `describe` adds
 /// (a `fn` pointer's arguments and result, a trait's methods' arguments and
 /// results). A type met again while its own fingerprint is being computed
 /// (a `fn(Tree)` inside `Tree`) counts as 0 there: the outer computation
-/// covers it.
+/// covers it. (No thread-local keeps track: one with a destructor would
+/// keep the library loaded for ever.)
 pub fn signature_fingerprint<T: ?Sized + 'static>(
+    outer: &LayoutBuilder,
     seed: u64,
     describe: impl FnOnce(&mut LayoutBuilder) -> Vec<String>,
 ) -> u64 {
     let id = std::any::TypeId::of::<T>();
-    let nested = FINGERPRINTING.with(|f| {
-        let mut f = f.borrow_mut();
-        let nested = f.contains(&id);
-        if !nested {
-            f.push(id);
-        }
-        nested
-    });
-    if nested {
+    if outer.fingerprinting.contains(&id) {
         return 0;
     }
-    let mut builder = LayoutBuilder::default();
+    let mut builder = LayoutBuilder {
+        types: BTreeMap::new(),
+        fingerprinting: outer.fingerprinting.iter().copied().chain([id]).collect(),
+    };
     let roots = describe(&mut builder);
-    FINGERPRINTING.with(|f| f.borrow_mut().retain(|x| *x != id));
     let text = Layout {
         root: roots.join(","),
         types: builder.types,
@@ -199,6 +190,9 @@ pub trait Root: State {
 #[derive(Debug, Default)]
 pub struct LayoutBuilder {
     types: BTreeMap<String, TypeDef>,
+    /// Types whose signature fingerprint is being computed around this
+    /// builder (see [`signature_fingerprint`]).
+    fingerprinting: Vec<std::any::TypeId>,
 }
 
 impl LayoutBuilder {

@@ -295,6 +295,7 @@ macro_rules! fn_pointer {
             }
             fn describe(layout: &mut LayoutBuilder) -> String {
                 let fingerprint = crate::state::signature_fingerprint::<Self>(
+                    layout,
                     crate::state::FNV_START,
                     |b| vec![$($a::describe(b),)* R::describe(b)],
                 );

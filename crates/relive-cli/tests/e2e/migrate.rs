@@ -184,10 +184,7 @@ fn static_strings_fn_pointers_and_trait_objects_survive_fifty_reloads() {
         let mark = relive.mark();
         for i in 0..50 {
             let mark = relive.mark();
-            let source = if i % 2 == 0 { &variant_a } else { &variant_b };
-            let tmp = app.artifact().with_extension("tmp");
-            std::fs::copy(source, &tmp).expect("stage variant");
-            std::fs::rename(&tmp, app.artifact()).expect("swap variant in");
+            swap_in(&app, if i % 2 == 0 { &variant_a } else { &variant_b });
             let reloaded = relive.wait_event_after("reloaded", mark, SHORT_DEADLINE);
             assert_eq!(reloaded["generation"], i + 2);
         }
@@ -239,6 +236,13 @@ fn static_strings_fn_pointers_and_trait_objects_survive_fifty_reloads() {
     );
 }
 
+/// Puts a kept build in place of the app's library, as a linker would.
+fn swap_in(app: &App, build: &std::path::Path) {
+    let tmp = app.artifact().with_extension("tmp");
+    std::fs::copy(build, &tmp).expect("stage variant");
+    std::fs::rename(&tmp, app.artifact()).expect("swap variant in");
+}
+
 /// The private copies of the app library mapped in process `pid`.
 fn mapped_copies(pid: u32, prefix: &str) -> std::collections::BTreeSet<std::path::PathBuf> {
     let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).expect("maps");
@@ -250,4 +254,49 @@ fn mapped_copies(pid: u32, prefix: &str) -> std::collections::BTreeSet<std::path
                 .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
         })
         .collect()
+}
+
+#[test]
+fn a_panic_in_pinned_old_code_is_reported_and_recovered_through_the_crash_path() {
+    let app = App::copy("pinned", "pinned_panic");
+    app.cargo_build();
+    let variant_a = app.path().join("variant_a.so");
+    std::fs::copy(app.artifact(), &variant_a).expect("keep variant a");
+    app.edit(
+        "const BUILD: &str = \"spider v1\";",
+        "const BUILD: &str = \"spider v2\";",
+    );
+    app.edit("let version = \"v1\";", "let version = \"v2\";");
+    app.cargo_build();
+    let variant_b = app.path().join("variant_b.so");
+    std::fs::copy(app.artifact(), &variant_b).expect("keep variant b");
+    swap_in(&app, &variant_a);
+
+    let flag = app.path().join("old-spider-panics");
+    let flag_text = flag.to_string_lossy().into_owned();
+    let relive = app.run_with_env(&["--no-build"], &[("PINNED_PANIC_FLAG", &flag_text)]);
+    relive.wait_event("loaded", SHORT_DEADLINE);
+    let mark = relive.mark();
+    swap_in(&app, &variant_b);
+    relive.wait_event_after("reloaded", mark, SHORT_DEADLINE);
+    relive.wait_line("v2 runs, calling the v1 spider", SHORT_DEADLINE, |l| {
+        l.contains(" v2 gen 2 ") && l.contains("legs=8")
+    });
+    // Generation 1's spider, still called by generation 2, now panics.
+    std::fs::write(&flag, b"").expect("flag");
+    let crash = relive.wait_event_after("rolled_back", mark, SHORT_DEADLINE);
+    assert_eq!(crash["cause"], "crash", "{crash}");
+    assert_eq!(crash["generation"], 2, "{crash}");
+    let stderr = relive.stderr().join("\n");
+    assert!(
+        stderr.contains("relive: old code panicked at")
+            && stderr.contains("the old spider lost a leg")
+            && stderr.contains("older generation, kept mapped"),
+        "the panic in old code is named: {stderr}"
+    );
+    // Back on generation 2 from a fresh start (a trait object cannot be
+    // checkpointed): its own spider does not panic.
+    relive.wait_line("generation 2 again", SHORT_DEADLINE, |l| {
+        l.contains(" v2 gen 2 ") && l.contains("legs=8") && l.starts_with("frame 1 ")
+    });
 }

@@ -584,3 +584,52 @@ fn a_fn_pointer_whose_argument_type_changed_is_refused_at_any_depth() {
     let p = plan(&layout::<before::All>(), &new).expect("reset");
     assert_eq!(p.reset, vec!["All.holders[].step".to_string()]);
 }
+
+mod painters {
+    pub mod before {
+        #[derive(Debug, Default, relive::State)]
+        pub struct Canvas {
+            pub width: u32,
+        }
+        #[relive::dyn_trait]
+        pub trait Painter: Send {
+            fn draw(&self, canvas: &mut Canvas);
+            fn boxed_clone(&self) -> Box<dyn Painter>;
+        }
+        relive::dyn_state!(Box<dyn Painter>, |p| p.boxed_clone());
+        #[derive(Default, relive::State)]
+        pub struct All {
+            pub painter: Option<Box<dyn Painter>>,
+        }
+    }
+    pub mod after {
+        #[derive(Debug, Default, relive::State)]
+        pub struct Canvas {
+            pub height: u32,
+            pub width: u32,
+        }
+        #[relive::dyn_trait]
+        pub trait Painter: Send {
+            fn draw(&self, canvas: &mut Canvas);
+            fn boxed_clone(&self) -> Box<dyn Painter>;
+        }
+        relive::dyn_state!(Box<dyn Painter>, |p| p.boxed_clone());
+        #[derive(Default, relive::State)]
+        pub struct All {
+            pub painter: Option<Box<dyn Painter>>,
+        }
+    }
+}
+
+#[test]
+fn a_trait_object_whose_method_takes_a_changed_type_is_refused() {
+    use painters::{after, before};
+    // The trait's text is unchanged; `Canvas`, which a method takes, is not
+    // in the state otherwise.
+    let same = plan(&layout::<before::All>(), &layout::<before::All>()).expect("same");
+    assert_eq!(same.mode, Mode::Identical);
+    let new = layout_at::<after::All>(&[("painters::after::", "painters::before::")]);
+    let err = plan(&layout::<before::All>(), &new).expect_err("refused");
+    assert!(err.0.starts_with("All.painter"), "{}", err.0);
+    assert!(err.0.contains("trait object"), "{}", err.0);
+}
