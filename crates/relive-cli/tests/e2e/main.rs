@@ -25,12 +25,15 @@
 //! - `new_app`: `relive new`, then `relive run` on the new app and an edit;
 //!   occupied folders and bad names.
 //! - `standalone`: copying an example out of the workspace.
+//! - `hazards`: signal handlers, threads and descriptors that old code left
+//!   in the process (a SIGWINCH after a reload does not crash it).
 
 mod harness;
 
 mod cli;
 mod crash;
 mod examples;
+mod hazards;
 mod migrate;
 mod new_app;
 mod outside;
