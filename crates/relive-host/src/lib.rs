@@ -22,6 +22,7 @@ pub mod checkpoint;
 mod error;
 mod generation;
 pub mod hazards;
+pub mod input;
 pub mod inspect;
 pub mod plan;
 mod runner;

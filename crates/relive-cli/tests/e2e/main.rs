@@ -25,6 +25,8 @@
 //! - `new_app`: `relive new`, then `relive run` on the new app and an edit;
 //!   occupied folders and bad names.
 //! - `standalone`: copying an example out of the workspace.
+//! - `input`: bytes piped into `relive run` reach `ctx.input()` exactly
+//!   once across a reload and a rollback.
 //! - `hazards`: signal handlers, threads and descriptors that old code left
 //!   in the process (a SIGWINCH after a reload does not crash it).
 
@@ -34,6 +36,7 @@ mod cli;
 mod crash;
 mod examples;
 mod hazards;
+mod input;
 mod migrate;
 mod new_app;
 mod outside;
