@@ -24,7 +24,7 @@ pub use handshake::{ABI_VERSION, FLAG_PANIC_ABORT, HANDSHAKE_SYMBOL, Handshake, 
 
 /// What the host tells the app about the frame it is about to run.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FrameInfo {
     /// Number of frames run before this one, across all generations.
     pub frame: u64,
@@ -34,6 +34,25 @@ pub struct FrameInfo {
     pub generation: u64,
     /// The last swap pause in nanoseconds (0 before the first reload).
     pub last_pause_ns: u64,
+    /// The bytes that arrived on the host's input since the previous frame
+    /// (null with `input_len` 0 for none). Owned by the host, valid for
+    /// the call only.
+    pub input: *const u8,
+    /// Number of bytes at `input`.
+    pub input_len: usize,
+}
+
+impl Default for FrameInfo {
+    fn default() -> FrameInfo {
+        FrameInfo {
+            frame: 0,
+            dt_ns: 0,
+            generation: 0,
+            last_pause_ns: 0,
+            input: std::ptr::null(),
+            input_len: 0,
+        }
+    }
 }
 
 /// Result of an entry point. A plain integer, so that an unexpected value

@@ -121,8 +121,21 @@ impl Child {
             .stdin(Stdio::inherit())
             .stdout(Stdio::inherit())
             .stderr(Stdio::inherit());
+        // On a terminal the app's is relive's pseudo-terminal.
+        let tty = crate::pty::slave();
+        if let Some(fd) = tty {
+            let stream = |fd: i32| -> std::io::Result<Stdio> {
+                // SAFETY: `fd` is the pty's slave, open while relive runs.
+                let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+                Ok(Stdio::from(borrowed.try_clone_to_owned()?))
+            };
+            command
+                .stdin(stream(fd)?)
+                .stdout(stream(fd)?)
+                .stderr(stream(fd)?);
+        }
         // SAFETY: between fork and exec only async-signal-safe calls are made
-        // (fcntl, dup2, prctl), on descriptors this process owns.
+        // (fcntl, dup2, prctl, setsid, ioctl), on descriptors this process owns.
         unsafe {
             command.pre_exec(move || {
                 // First above every target, so that no dup2 below overwrites
@@ -144,6 +157,12 @@ impl Child {
                 }
                 // The runner dies with its supervisor.
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                if tty.is_some() {
+                    // The pty is its controlling terminal (`/dev/tty`), so
+                    // the app's terminal modes and signals are the pty's.
+                    libc::setsid();
+                    libc::ioctl(0, libc::TIOCSCTTY, 0);
+                }
                 Ok(())
             });
         }

@@ -11,6 +11,7 @@ mod debounce;
 mod events;
 mod new;
 mod package;
+mod pty;
 mod runner_process;
 mod session;
 mod terminal;

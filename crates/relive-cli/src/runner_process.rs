@@ -98,6 +98,9 @@ pub fn run(args: RunnerArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    // What arrives on relive's standard input reaches `ctx.input()`.
+    relive_host::input::read_from(std::io::stdin())
+        .context("cannot start the thread that reads the standard input")?;
     let reader = socket
         .try_clone()
         .context("cannot use the supervisor's socket")?;

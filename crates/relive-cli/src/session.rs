@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -137,6 +137,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     })
     .context("cannot install the Ctrl-C handler")?;
 
+    // Dropped last: the real terminal gets its mode back on every way out.
+    let interrupt = Mutex::new(tx.clone());
+    let _pty = crate::pty::Pty::start(move || {
+        if let Ok(tx) = interrupt.lock() {
+            let _ = tx.send(Msg::Interrupt);
+        }
+    })
+    .context("cannot open a pseudo-terminal for the program")?;
     let terminal = Terminal::new(args.quiet);
     let mut session = Session {
         package,

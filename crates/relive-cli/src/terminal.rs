@@ -29,6 +29,8 @@ struct Status {
     pause: String,
     /// When the running build started (a spinner and its time are shown).
     building_since: Option<std::time::Instant>,
+    /// The last message, while the app is full-screen.
+    held_line: String,
 }
 
 /// Spinner frames, one per redraw.
@@ -41,9 +43,32 @@ pub struct Terminal {
     quiet: bool,
     rows: u16,
     status: Status,
+    /// Messages kept while the app is full-screen (see [`crate::pty`]),
+    /// written to the scrollback once it leaves the alternate screen.
+    held: Vec<u8>,
+}
+
+/// `\n` as `\r\n`.
+fn crlf(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len() + 8);
+    for &b in text {
+        if b == b'\n' {
+            out.push(b'\r');
+        }
+        out.push(b);
+    }
+    out
+}
+
+fn terminal_cols() -> Option<u16> {
+    terminal_size().map(|s| s.ws_col).filter(|&c| c > 2)
 }
 
 fn terminal_rows() -> Option<u16> {
+    terminal_size().map(|s| s.ws_row).filter(|&r| r > 2)
+}
+
+fn terminal_size() -> Option<libc::winsize> {
     let mut size = libc::winsize {
         ws_row: 0,
         ws_col: 0,
@@ -52,7 +77,7 @@ fn terminal_rows() -> Option<u16> {
     };
     // SAFETY: TIOCGWINSZ writes one winsize into the struct we pass.
     let ok = unsafe { libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
-    (ok && size.ws_row > 2).then_some(size.ws_row)
+    ok.then_some(size)
 }
 
 impl Terminal {
@@ -69,6 +94,7 @@ impl Terminal {
             quiet,
             rows,
             status: Status::default(),
+            held: Vec::new(),
         };
         if terminal.rows > 0 {
             // Keep the last row for the status line.
@@ -91,10 +117,25 @@ impl Terminal {
                 Tone::Warn => "33",
                 Tone::Bad => "31;1",
             };
-            let _ = writeln!(err, "\x1b[{colour}mrelive:\x1b[0m {line}");
+            let mut text = Vec::new();
+            let _ = writeln!(text, "\x1b[{colour}mrelive:\x1b[0m {line}");
             if !details.is_empty() {
-                let _ = writeln!(err, "{}", details.trim_end());
+                let _ = writeln!(text, "{}", details.trim_end());
             }
+            if crate::pty::rows().is_some() {
+                // The real terminal is raw under a pty: lines need their CR.
+                text = crlf(&text);
+            }
+            if crate::pty::full_screen() {
+                // Never into the app's rows: the status row shows the line.
+                self.held.extend_from_slice(&text);
+                self.status.held_line = strip_ansi(line);
+                drop(err);
+                self.draw_status();
+                return;
+            }
+            let _ = err.write_all(&std::mem::take(&mut self.held));
+            let _ = err.write_all(&text);
         } else {
             let _ = writeln!(err, "relive: {line}");
             if !details.is_empty() {
@@ -111,8 +152,13 @@ impl Terminal {
         self.rows > 0
     }
 
-    /// Draws the status line again.
-    pub fn redraw(&self) {
+    /// Draws the status line again (and writes the messages kept while
+    /// the app was full-screen, once it no longer is).
+    pub fn redraw(&mut self) {
+        if !self.held.is_empty() && !crate::pty::full_screen() {
+            let _ = std::io::stderr().write_all(&std::mem::take(&mut self.held));
+            self.status.held_line.clear();
+        }
         self.draw_status();
     }
 
@@ -163,16 +209,30 @@ impl Terminal {
         if !s.pause.is_empty() {
             parts.push(s.pause.clone());
         }
-        eprint!(
-            "\x1b7\x1b[{};1H\x1b[2K\x1b[7m {} \x1b[0m\x1b8",
-            self.rows,
-            parts.join(" · ")
-        );
+        if !s.held_line.is_empty() {
+            parts.push(s.held_line.clone());
+        }
+        // The real terminal's last row, which follows a resize under a pty.
+        let row = crate::pty::rows().unwrap_or(self.rows);
+        // One row, never wrapped: a wrap on the last row scrolls the screen.
+        let width = usize::from(terminal_cols().unwrap_or(80)).saturating_sub(2);
+        let text: String = parts.join(" · ").chars().take(width).collect();
+        eprint!("\x1b7\x1b[{row};1H\x1b[2K\x1b[7m {text} \x1b[0m\x1b8");
     }
 }
 
 impl Drop for Terminal {
     fn drop(&mut self) {
+        if !self.held.is_empty() {
+            // Kept messages go to the scrollback, off the app's screen.
+            let leave = if crate::pty::full_screen() {
+                "\x1b[?1049l"
+            } else {
+                ""
+            };
+            eprint!("{leave}");
+            let _ = std::io::stderr().write_all(&std::mem::take(&mut self.held));
+        }
         if self.rows > 0 {
             // Give the whole screen back.
             eprint!("\x1b[r\x1b[{};1H\x1b[2K", self.rows);

@@ -38,6 +38,7 @@ use relive_abi::layout::Layout;
 use relive_abi::{Adopt, Bytes, FrameInfo, Handshake, StateRef, Status, symbols};
 
 use crate::error::LoadError;
+use crate::hazards;
 use crate::inspect::inspect;
 use crate::staging::Staging;
 
@@ -102,6 +103,8 @@ pub struct Loaded {
     timings: LoadTimings,
     /// The addresses the library is mapped at (start, end).
     mapped: (u64, u64),
+    /// Its id in the record of process-wide hazards.
+    hazard_id: u64,
     // Dropped after everything above: closes the library.
     library: Option<Library>,
 }
@@ -212,6 +215,7 @@ impl Generation {
                 return Err(err);
             }
         };
+        let hazard_id = hazards::before_open(staged.number);
         let (library, entries) = match open(&copy, &staged.artifact) {
             Ok(pair) => pair,
             Err(err) => {
@@ -219,6 +223,7 @@ impl Generation {
                 return Err(err);
             }
         };
+        hazards::opened(hazard_id, &copy);
         timings.open_us = micros(t);
 
         let mut loaded = Loaded {
@@ -229,6 +234,7 @@ impl Generation {
             copy,
             timings,
             mapped: mapped_range(entries.layout as usize as u64),
+            hazard_id,
             library: Some(library),
         };
         let t = Instant::now();
@@ -441,8 +447,16 @@ fn read_bytes(bytes: Bytes) -> Vec<u8> {
 impl Drop for Loaded {
     fn drop(&mut self) {
         if let Some(library) = self.library.take() {
-            // A failure only means the mapping stays; nothing can be done about it.
-            let _ = library.close();
+            // Signal handlers and threads of this code that the process
+            // still has are restored, or keep the code mapped.
+            let keep = hazards::before_close(self.hazard_id);
+            if keep {
+                std::mem::forget(library);
+            } else {
+                // A failure only means the mapping stays; nothing can be done about it.
+                let _ = library.close();
+            }
+            hazards::after_close(self.hazard_id, keep);
         }
         let _ = std::fs::remove_file(&self.copy);
     }

@@ -21,6 +21,8 @@
 pub mod checkpoint;
 mod error;
 mod generation;
+pub mod hazards;
+pub mod input;
 pub mod inspect;
 pub mod plan;
 mod runner;
@@ -28,6 +30,7 @@ mod staging;
 
 pub use error::LoadError;
 pub use generation::{Generation, LoadTimings, Loaded, Staged, stage};
+pub use hazards::Hazard;
 pub use plan::{Plan, Refusal, plan};
 pub use runner::{Begin, CheckpointSink, RunEvent, Runner, Stages};
 pub use staging::Staging;

@@ -231,8 +231,19 @@ impl Orchestrator {
         })
     }
 
+    /// Reports what closed generations left in the process.
+    fn report_hazards(&mut self) {
+        for h in crate::hazards::take() {
+            self.emit(RunEvent::hazard(h));
+        }
+    }
+
     fn run(mut self, rx: Receiver<Msg>) {
-        while let Ok(msg) = rx.recv() {
+        crate::hazards::known_thread();
+        loop {
+            // After what the last message did (a generation closed).
+            self.report_hazards();
+            let Ok(msg) = rx.recv() else { return };
             match msg {
                 Msg::Offer(next) => self.offer(*next),
                 Msg::Stop => {
@@ -313,6 +324,7 @@ impl Orchestrator {
                     if let Some(trial) = self.trial.take() {
                         trial.running.retire();
                     }
+                    self.report_hazards();
                     self.emit(RunEvent::Exited { by_app });
                     return;
                 }

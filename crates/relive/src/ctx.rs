@@ -42,6 +42,22 @@ impl Ctx {
         (self.info.last_pause_ns > 0).then(|| Duration::from_nanos(self.info.last_pause_ns))
     }
 
+    /// The bytes that arrived since the previous frame, as they came:
+    /// typed keys with their escape sequences on a terminal, or what was
+    /// piped or redirected into `relive run` otherwise. relive reads them
+    /// itself, so none is lost or seen twice at a swap, and a frame that a
+    /// rollback undoes gets its bytes again on the code it returns to.
+    /// Empty outside frames (`init`, `reloaded`).
+    pub fn input(&self) -> &[u8] {
+        if self.info.input.is_null() || self.info.input_len == 0 {
+            return &[];
+        }
+        // SAFETY: the host passes `input_len` bytes at `input` that stay
+        // valid until the call that created this Ctx returns, and a Ctx
+        // never outlives that call (the app only gets `&mut Ctx`).
+        unsafe { std::slice::from_raw_parts(self.info.input, self.info.input_len) }
+    }
+
     /// Starts a worker thread named `name` unless one by that name is already
     /// running in this generation; returns whether it started one.
     ///

@@ -204,6 +204,27 @@ impl Session {
                     "a worker must return when Worker::should_stop() is true",
                 );
             }
+            RunEvent::Hazard {
+                kind,
+                generation,
+                detail,
+                action,
+            } => {
+                self.events.emit(
+                    "hazard",
+                    json!({"kind": kind, "generation": generation, "detail": detail, "action": action}),
+                );
+                let what = match kind.as_str() {
+                    "signal_handler" => format!("a {detail} handler"),
+                    "thread" => format!("thread {detail:?}"),
+                    _ => format!("{detail} still open"),
+                };
+                self.terminal.say(
+                    Tone::Warn,
+                    &format!("generation {generation} left {what} in the process: {action}"),
+                    "code that registers with the process (signal handlers, threads, descriptors) should undo it in App::unloading",
+                );
+            }
             RunEvent::Exited { by_app } => {
                 self.ending = true;
                 self.events

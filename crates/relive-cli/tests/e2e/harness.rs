@@ -144,6 +144,12 @@ impl App {
         Relive::start(self.path(), extra)
     }
 
+    /// Starts `relive run` on this copy like [`App::run`], with its standard
+    /// input a pipe that [`Relive::send`] writes to.
+    pub fn run_piped(&self, extra: &[&str]) -> Relive {
+        Relive::start_with(self.path(), extra, &[], None, true)
+    }
+
     /// Starts `relive run` on this copy like [`App::run`], with extra
     /// environment variables for relive and the app (a window app's
     /// `DISPLAY`).
@@ -170,6 +176,7 @@ fn copy_dir(src: &Path, dst: &Path) {
 /// A running `relive run`.
 pub struct Relive {
     child: Child,
+    stdin: Option<std::process::ChildStdin>,
     events_path: PathBuf,
     stdout: Arc<Mutex<Vec<String>>>,
     stderr: Arc<Mutex<Vec<String>>>,
@@ -207,6 +214,17 @@ impl Relive {
         env: &[(&str, &str)],
         events: Option<PathBuf>,
     ) -> Relive {
+        Relive::start_with(path, extra, env, events, false)
+    }
+
+    /// Starts `relive run`; with `piped`, its standard input is a pipe.
+    pub fn start_with(
+        path: &Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        events: Option<PathBuf>,
+        piped: bool,
+    ) -> Relive {
         let events_dir = tempfile::tempdir().expect("events dir");
         let events_path = events.unwrap_or_else(|| events_dir.path().join("events.jsonl"));
         let mut child = Command::new(env!("CARGO_BIN_EXE_relive"))
@@ -218,7 +236,7 @@ impl Relive {
             .env("CARGO_TARGET_DIR", shared_target())
             .env_remove("RUST_BACKTRACE")
             .envs(env.iter().copied())
-            .stdin(Stdio::null())
+            .stdin(if piped { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -226,6 +244,7 @@ impl Relive {
         let stdout = collect(child.stdout.take().expect("stdout"));
         let stderr = collect(child.stderr.take().expect("stderr"));
         Relive {
+            stdin: child.stdin.take(),
             child,
             events_path,
             stdout,
@@ -331,6 +350,14 @@ impl Relive {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Writes `bytes` to relive's standard input (see [`App::run_piped`]).
+    pub fn send(&mut self, bytes: &[u8]) {
+        use std::io::Write;
+        let stdin = self.stdin.as_mut().expect("started with App::run_piped");
+        stdin.write_all(bytes).expect("write to relive's stdin");
+        stdin.flush().expect("flush relive's stdin");
     }
 
     /// Sends a signal to relive.

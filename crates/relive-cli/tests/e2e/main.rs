@@ -25,12 +25,20 @@
 //! - `new_app`: `relive new`, then `relive run` on the new app and an edit;
 //!   occupied folders and bad names.
 //! - `standalone`: copying an example out of the workspace.
+//! - `input`: bytes piped into `relive run` reach `ctx.input()` exactly
+//!   once across a reload and a rollback.
+//! - `terminal`: `relive run` in a real pseudo-terminal (raw mode, SIGWINCH,
+//!   resizes, one row for relive, the mode given back).
+//! - `hazards`: signal handlers, threads and descriptors that old code left
+//!   in the process (a SIGWINCH after a reload does not crash it).
 
 mod harness;
 
 mod cli;
 mod crash;
 mod examples;
+mod hazards;
+mod input;
 mod migrate;
 mod new_app;
 mod outside;
@@ -38,4 +46,5 @@ mod process;
 mod reload;
 mod robust;
 mod standalone;
+mod terminal;
 mod window;

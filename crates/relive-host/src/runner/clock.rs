@@ -27,6 +27,7 @@ impl Clock {
             dt_ns,
             generation,
             last_pause_ns: self.last_pause_ns,
+            ..FrameInfo::default()
         }
     }
 
@@ -37,6 +38,7 @@ impl Clock {
             dt_ns: 0,
             generation,
             last_pause_ns: self.last_pause_ns,
+            ..FrameInfo::default()
         }
     }
 

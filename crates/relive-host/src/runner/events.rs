@@ -100,9 +100,33 @@ pub enum RunEvent {
         /// Their names.
         threads: String,
     },
+    /// A generation's code left something in the process when its library
+    /// was closed (see [`crate::hazards`]).
+    Hazard {
+        /// `"signal_handler"`, `"thread"` or `"fd"`.
+        kind: String,
+        /// The generation that left it.
+        generation: u64,
+        /// The signal, the thread's name or the file's path.
+        detail: String,
+        /// `"restored"`, `"kept mapped"` or `"reported"`.
+        action: String,
+    },
     /// The program ended.
     Exited {
         /// Whether the app asked for it (`Flow::Exit`) rather than a stop request.
         by_app: bool,
     },
+}
+
+impl RunEvent {
+    /// The event for a hazard found when a generation was closed.
+    pub fn hazard(h: crate::hazards::Hazard) -> RunEvent {
+        RunEvent::Hazard {
+            kind: h.kind.to_string(),
+            generation: h.generation,
+            detail: h.detail,
+            action: h.action.to_string(),
+        }
+    }
 }

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use relive_abi::{Adopt, Bytes, Status};
 
 use crate::generation::Generation;
+use crate::input::FrameInput;
 use crate::plan::{Mode, Plan};
 
 use super::clock::Clock;
@@ -279,7 +280,8 @@ impl Thread {
                 .duration_since(h.last_frame_end)
                 .as_nanos() as u64,
         );
-        let info = self.clock.begin(number);
+        let input = FrameInput::take();
+        let info = input.attach(self.clock.begin(number));
         let stages = Stages {
             stop_workers_us: h.stop_workers_us,
             checkpoint_us: h.checkpoint_us,
@@ -294,6 +296,8 @@ impl Thread {
         self.last_frame_end = Instant::now();
         match self.check(status) {
             Err(message) => {
+                // The old code returns to the state before these bytes.
+                input.unread();
                 self.abandon();
                 failed(self, "frame", message, true)
             }
@@ -346,8 +350,10 @@ impl Thread {
                 // A swap that could not happen yet (workers still stopping)
                 // is tried again at the next frame boundary, after a frame.
             }
-            let info = self.clock.begin(self.generation.number());
+            let input = FrameInput::take();
+            let info = input.attach(self.clock.begin(self.generation.number()));
             let status = self.generation.frame(&info);
+            drop(input);
             self.last_frame_end = Instant::now();
             match self.check(status) {
                 Ok(Status::EXIT) => {

@@ -1,0 +1,257 @@
+//! The pseudo-terminal between the app and the real terminal, when relive
+//! runs on one.
+//!
+//! The runner (and so the app) gets the pty's slave side as its standard
+//! input, output and error and as its controlling terminal (`/dev/tty`),
+//! one row shorter than the real terminal: the last real row is relive's
+//! status line. Whatever mode the app puts its terminal in (raw mode, the
+//! alternate screen) is the pty's, never the real terminal's, which relive
+//! puts in raw mode itself (so every key reaches the app as typed) and
+//! gives back in the mode it found when the [`Pty`] is dropped.
+//!
+//! Three threads: keys from the real terminal go to the pty (a Ctrl-C
+//! while the app's terminal turns it into a signal, ISIG, is relive's
+//! interrupt instead); the app's output goes to the real terminal, whole
+//! escape sequences at a time, while watching for the alternate screen
+//! ([`full_screen`]); and a resize of the real terminal is passed on, one
+//! row shorter.
+
+use std::io::Write;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::time::Duration;
+
+mod screen;
+
+use screen::Scanner;
+
+/// Whether the app shows the alternate screen (relive then writes nothing
+/// into its rows).
+static FULL_SCREEN: AtomicBool = AtomicBool::new(false);
+/// The real terminal's rows (0 without a pty).
+static ROWS: AtomicU16 = AtomicU16::new(0);
+/// The slave side's descriptor, for the runner (-1 without a pty).
+static SLAVE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+/// How often the real terminal's size is looked at.
+const RESIZE_POLL: Duration = Duration::from_millis(50);
+
+/// Whether the app is on the alternate screen.
+pub fn full_screen() -> bool {
+    FULL_SCREEN.load(Ordering::Relaxed)
+}
+
+/// The real terminal's rows, when relive runs the app in a pty.
+pub fn rows() -> Option<u16> {
+    Some(ROWS.load(Ordering::Relaxed)).filter(|&r| r > 0)
+}
+
+/// The slave side, for the runner's standard streams.
+pub fn slave() -> Option<RawFd> {
+    Some(SLAVE.load(Ordering::Relaxed)).filter(|&fd| fd >= 0)
+}
+
+fn size_of(fd: RawFd) -> Option<libc::winsize> {
+    // SAFETY: winsize is plain data; all-zero is valid.
+    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: TIOCGWINSZ writes one winsize into `size`.
+    let ok = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut size) } == 0;
+    (ok && size.ws_row > 2).then_some(size)
+}
+
+/// The app's size for a real terminal of `real`: one row less.
+fn app_size(real: libc::winsize) -> libc::winsize {
+    libc::winsize {
+        ws_row: real.ws_row - 1,
+        ..real
+    }
+}
+
+/// The pty, and the real terminal's mode to give back.
+pub struct Pty {
+    master: OwnedFd,
+    _slave: OwnedFd,
+    saved: libc::termios,
+}
+
+impl std::fmt::Debug for Pty {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pty")
+            .field("master", &self.master)
+            .finish_non_exhaustive()
+    }
+}
+
+fn termios_of(fd: RawFd) -> Option<libc::termios> {
+    // SAFETY: termios is plain data; all-zero is valid.
+    let mut mode: libc::termios = unsafe { std::mem::zeroed() };
+    // SAFETY: tcgetattr writes one termios into `mode`.
+    (unsafe { libc::tcgetattr(fd, &mut mode) } == 0).then_some(mode)
+}
+
+impl Pty {
+    /// Opens the pty when relive's standard input and output are a
+    /// terminal; `interrupt` is called for a Ctrl-C meant for relive.
+    pub fn start(interrupt: impl Fn() + Send + 'static) -> std::io::Result<Option<Pty>> {
+        let (input, output) = (libc::STDIN_FILENO, libc::STDOUT_FILENO);
+        // SAFETY: isatty only looks at the descriptors.
+        if unsafe { libc::isatty(input) == 0 || libc::isatty(output) == 0 } {
+            return Ok(None);
+        }
+        let (Some(real), Some(saved)) = (size_of(output), termios_of(input)) else {
+            return Ok(None);
+        };
+        let size = app_size(real);
+        let (mut master, mut slave) = (-1, -1);
+        // SAFETY: openpty writes two descriptors; the name buffer is not
+        // asked for, the mode is the default one and `size` is valid.
+        let opened =
+            unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), &saved, &size) };
+        if opened != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: openpty returned two fresh descriptors owned by nothing else.
+        let (master, slave) =
+            unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+        for fd in [master.as_raw_fd(), slave.as_raw_fd()] {
+            // SAFETY: fcntl on our own descriptors has no memory effects.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        }
+        let mut raw = saved;
+        // SAFETY: cfmakeraw edits the struct; tcsetattr applies it to the
+        // real terminal, whose mode `saved` gives back on drop.
+        unsafe {
+            libc::cfmakeraw(&mut raw);
+            libc::tcsetattr(input, libc::TCSANOW, &raw);
+        }
+        ROWS.store(real.ws_row, Ordering::Relaxed);
+        SLAVE.store(slave.as_raw_fd(), Ordering::Relaxed);
+        let pty = Pty {
+            master,
+            _slave: slave,
+            saved,
+        };
+        pty.spawn_threads(interrupt)?;
+        Ok(Some(pty))
+    }
+
+    fn spawn_threads(&self, interrupt: impl Fn() + Send + 'static) -> std::io::Result<()> {
+        let (keys, output, resize) = (
+            self.master.try_clone()?,
+            self.master.try_clone()?,
+            self.master.try_clone()?,
+        );
+        let slave = SLAVE.load(Ordering::Relaxed);
+        std::thread::Builder::new()
+            .name("relive-pty-keys".into())
+            .spawn(move || forward_keys(keys, slave, interrupt))?;
+        std::thread::Builder::new()
+            .name("relive-pty-output".into())
+            .spawn(move || forward_output(output))?;
+        std::thread::Builder::new()
+            .name("relive-pty-resize".into())
+            .spawn(move || follow_size(resize))?;
+        Ok(())
+    }
+}
+
+impl Drop for Pty {
+    fn drop(&mut self) {
+        SLAVE.store(-1, Ordering::Relaxed);
+        ROWS.store(0, Ordering::Relaxed);
+        let mut err = std::io::stderr().lock();
+        if FULL_SCREEN.swap(false, Ordering::Relaxed) {
+            // The app left without leaving the alternate screen.
+            let _ = err.write_all(b"\x1b[?1049l");
+        }
+        // The cursor and attributes as a shell expects them.
+        let _ = err.write_all(b"\x1b[0m\x1b[?25h");
+        let _ = err.flush();
+        // SAFETY: gives the real terminal back the mode read at start.
+        unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSADRAIN, &self.saved) };
+    }
+}
+
+/// Writes all of `bytes` to `fd`; false once it cannot.
+fn write_fd(fd: RawFd, mut bytes: &[u8]) -> bool {
+    while !bytes.is_empty() {
+        // SAFETY: writes from a live buffer of that length.
+        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+        if n < 0 {
+            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return false;
+        }
+        bytes = &bytes[n as usize..];
+    }
+    true
+}
+
+fn read_fd(fd: RawFd, buf: &mut [u8]) -> Option<usize> {
+    loop {
+        // SAFETY: reads into a live buffer of that length.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        if n > 0 {
+            return Some(n as usize);
+        }
+        if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+            continue;
+        }
+        return None;
+    }
+}
+
+/// Keys from the real terminal to the app.
+fn forward_keys(master: OwnedFd, slave: RawFd, interrupt: impl Fn()) {
+    let mut buf = [0u8; 4096];
+    while let Some(n) = read_fd(libc::STDIN_FILENO, &mut buf) {
+        let keys = &buf[..n];
+        let signals = termios_of(slave).is_some_and(|m| m.c_lflag & libc::ISIG != 0);
+        if signals && keys.contains(&0x03) {
+            // The app's terminal would turn it into SIGINT: it is relive's.
+            interrupt();
+            continue;
+        }
+        if !write_fd(master.as_raw_fd(), keys) {
+            return;
+        }
+    }
+}
+
+/// The app's output to the real terminal.
+fn forward_output(master: OwnedFd) {
+    let mut buf = [0u8; 16384];
+    let mut scanner = Scanner::default();
+    while let Some(n) = read_fd(master.as_raw_fd(), &mut buf) {
+        let whole = scanner.feed(&buf[..n]);
+        FULL_SCREEN.store(scanner.alternate(), Ordering::Relaxed);
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(&whole);
+        let _ = err.flush();
+    }
+}
+
+/// Passes resizes of the real terminal on, one row shorter.
+fn follow_size(master: OwnedFd) {
+    let mut last = size_of(libc::STDOUT_FILENO).map(|s| (s.ws_row, s.ws_col));
+    loop {
+        std::thread::sleep(RESIZE_POLL);
+        let Some(real) = size_of(libc::STDOUT_FILENO) else {
+            continue;
+        };
+        if Some((real.ws_row, real.ws_col)) == last {
+            continue;
+        }
+        last = Some((real.ws_row, real.ws_col));
+        ROWS.store(real.ws_row, Ordering::Relaxed);
+        let size = app_size(real);
+        // SAFETY: TIOCSWINSZ reads one winsize; the kernel tells the app
+        // (SIGWINCH to the pty's foreground process group).
+        unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &size) };
+        if !full_screen() {
+            // Keep relive's row out of the app's scrolling.
+            eprint!("\x1b7\x1b[1;{}r\x1b8", real.ws_row - 1);
+        }
+    }
+}
