@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
+pub use crate::via_serde::{SnapshotProbe, ViaClone, ViaSerde, load_field as load_serde_field};
 pub use relive_abi as abi;
 use relive_abi::{Adopt, Bytes, FrameInfo, StateRef, Status};
 
@@ -54,6 +55,16 @@ impl<T> Missing<T> {
         match (self, default) {
             (Missing::Present(value), _) | (Missing::Absent, Some(value)) => Ok(value),
             (Missing::Absent, None) => Err(E::missing_field(field)),
+        }
+    }
+}
+
+impl<T> Missing<crate::Serde<T>> {
+    /// A loaded `#[relive(serde)]` field as its own type.
+    pub fn unwrap_serde(self) -> Missing<T> {
+        match self {
+            Missing::Absent => Missing::Absent,
+            Missing::Present(value) => Missing::Present(value.0),
         }
     }
 }
@@ -271,6 +282,15 @@ pub fn reloaded<T: App + Root>(slot: &Slot<T>, info: *const FrameInfo) -> Status
         let mut ctx = Ctx::new(read_info(info)?);
         workers::resume();
         slot.get_mut()?.reloaded(&mut ctx);
+        Ok(Status::OK)
+    })
+}
+
+/// `relive_unloading`: `App::unloading`, before the state leaves.
+pub fn unloading<T: App + Root>(slot: &Slot<T>, info: *const FrameInfo) -> Status {
+    guard(|| {
+        let mut ctx = Ctx::new(read_info(info)?);
+        slot.get_mut()?.unloading(&mut ctx);
         Ok(Status::OK)
     })
 }
