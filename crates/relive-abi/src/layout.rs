@@ -71,6 +71,14 @@ pub enum Kind {
         /// What it is, for messages.
         what: String,
     },
+    /// A `#[relive(serde)]` field's value: a foreign type carried through
+    /// its own `Serialize`/`Deserialize` at every reload. Nothing about its
+    /// bytes is trusted, so it is never identical as bytes: it always
+    /// travels by name, and two are compatible when `ty` is the same.
+    Serde {
+        /// The full Rust path of the carried type.
+        ty: String,
+    },
     /// A standard container whose own layout is fixed by the compiler
     /// (`Vec`, `VecDeque`, `Option`, `Box`, maps and sets).
     Container {

@@ -130,6 +130,10 @@ pub mod symbols {
     pub const FRAME: &str = "relive_frame";
     /// `extern "C" fn(*const FrameInfo) -> Status`: `App::reloaded`.
     pub const RELOADED: &str = "relive_reloaded";
+    /// `extern "C" fn(*const FrameInfo) -> Status`: `App::unloading`, in the
+    /// old code at the frame boundary, before the state is checkpointed or
+    /// handed over.
+    pub const UNLOADING: &str = "relive_unloading";
     /// `extern "C" fn() -> StateRef`: where the state lives.
     pub const STATE: &str = "relive_state";
     /// `extern "C" fn(*const Adopt) -> Status`: take the previous generation's state over.

@@ -2,8 +2,8 @@
 //! attributes.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
-use syn::{Fields, Index};
+use quote::{format_ident, quote, quote_spanned};
+use syn::{Fields, Index, spanned::Spanned};
 
 /// What a field asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,6 +19,9 @@ pub enum Attr {
 /// One field.
 #[derive(Clone)]
 pub struct Member {
+    /// `#[relive(serde)]`: carried through the type's own serde impls, as a
+    /// `relive::Serde<T>`.
+    pub serde: bool,
     /// How to reach it: `name` or `0`.
     pub access: TokenStream,
     /// Its name in layouts and saved states: `name` or `0`.
@@ -31,17 +34,28 @@ pub struct Member {
     pub attr: Attr,
 }
 
-fn attr(field: &syn::Field) -> syn::Result<Attr> {
+fn attr(field: &syn::Field) -> syn::Result<(Attr, bool)> {
     let mut found = Attr::Carry;
+    let mut serde = false;
     for attribute in field.attrs.iter().filter(|a| a.path().is_ident("relive")) {
         attribute.parse_nested_meta(|meta| {
+            if meta.path.is_ident("serde") {
+                if found == Attr::Skip {
+                    return Err(meta.error("a skipped field is not carried: drop `serde`"));
+                }
+                serde = true;
+                return Ok(());
+            }
             let next = if meta.path.is_ident("skip") {
                 Attr::Skip
             } else if meta.path.is_ident("reset") {
                 Attr::Reset
             } else {
-                return Err(meta.error("expected `skip` or `reset`"));
+                return Err(meta.error("expected `skip`, `reset` or `serde`"));
             };
+            if serde && next == Attr::Skip {
+                return Err(meta.error("a skipped field is not carried: drop `serde`"));
+            }
             if found != Attr::Carry && found != next {
                 return Err(meta.error("a field is either `skip` or `reset`, not both"));
             }
@@ -49,7 +63,35 @@ fn attr(field: &syn::Field) -> syn::Result<Attr> {
             Ok(())
         })?;
     }
-    Ok(found)
+    Ok((found, serde))
+}
+
+impl Member {
+    /// The type the `State` impl works with: the field's own, or
+    /// `relive::Serde<T>` for a `#[relive(serde)]` field. Spanned at the
+    /// field, so that a missing `State` impl is reported there.
+    pub fn state_ty(&self) -> TokenStream {
+        let ty = &self.ty;
+        if self.serde {
+            quote_spanned!(ty.span()=> ::relive::Serde<#ty>)
+        } else {
+            quote_spanned!(ty.span()=> #ty)
+        }
+    }
+
+    /// `value` (a reference to the field) as a reference to [`Self::state_ty`].
+    pub fn view(&self, value: TokenStream) -> TokenStream {
+        if self.serde {
+            quote!(::relive::Serde::from_ref(#value))
+        } else {
+            value
+        }
+    }
+
+    /// A loaded `state_ty` value as the field's own type.
+    pub fn unwrap(&self, value: TokenStream) -> TokenStream {
+        if self.serde { quote!(#value.0) } else { value }
+    }
 }
 
 /// The fields, in declaration order.
@@ -73,12 +115,14 @@ pub fn members(fields: &Fields) -> syn::Result<Vec<Member>> {
                     )
                 }
             };
+            let (attr, serde) = attr(f)?;
             Ok(Member {
+                serde,
                 access,
                 label,
                 binding,
                 ty: f.ty.clone(),
-                attr: attr(f)?,
+                attr,
             })
         })
         .collect()

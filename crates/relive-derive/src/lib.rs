@@ -13,7 +13,7 @@
 mod fields;
 
 use proc_macro2::{Span, TokenStream};
-use quote::quote;
+use quote::{ToTokens, quote};
 use syn::{Data, DeriveInput, Fields, parse_macro_input, spanned::Spanned};
 
 use fields::{Attr, Member, members};
@@ -159,8 +159,11 @@ struct Split {
     impl_generics: TokenStream,
     ty_generics: TokenStream,
     where_clause: TokenStream,
-    /// `<T, U>` of the shadow type used for loading, and its serde bound.
+    /// `<T: .., const N: usize>` of the shadow type used for loading (it
+    /// is an item inside `load`, so it declares the parameters again), its
+    /// where clause, its serde bound, and `<T, N>` to name it.
     shadow_params: TokenStream,
+    shadow_where: TokenStream,
     shadow_bound: String,
 }
 
@@ -181,6 +184,8 @@ impl Split {
 fn split(input: &DeriveInput) -> Split {
     let mut generics = input.generics.clone();
     let params: Vec<_> = generics.type_params().map(|p| p.ident.clone()).collect();
+    let has_params =
+        generics.type_params().next().is_some() || generics.const_params().next().is_some();
     let where_clause = generics.make_where_clause();
     for p in &params {
         where_clause
@@ -197,11 +202,12 @@ fn split(input: &DeriveInput) -> Split {
         impl_generics: quote!(#impl_generics),
         ty_generics: quote!(#ty_generics),
         where_clause: quote!(#where_clause),
-        shadow_params: if params.is_empty() {
-            quote!()
+        shadow_params: if has_params {
+            quote!(#impl_generics)
         } else {
-            quote!(<#(#params),*>)
+            quote!()
         },
+        shadow_where: quote!(#where_clause),
         shadow_bound,
     }
 }
@@ -219,7 +225,7 @@ fn describe_fields(members: &[Member], offsets: bool) -> Vec<TokenStream> {
     members
         .iter()
         .map(|m| {
-            let (access, label, ty) = (&m.access, &m.label, &m.ty);
+            let (access, label, ty) = (&m.access, &m.label, m.state_ty());
             let offset = if offsets {
                 quote!(::core::mem::offset_of!(Self, #access))
             } else {
@@ -239,8 +245,10 @@ fn visit_members<'a>(
     members: impl Iterator<Item = &'a Member>,
     access: impl Fn(&Member) -> TokenStream,
 ) -> Vec<TokenStream> {
+    // A `#[relive(serde)]` value is owned data (`DeserializeOwned`): it
+    // cannot point into the library.
     members
-        .filter(|m| m.attr != Attr::Skip)
+        .filter(|m| m.attr != Attr::Skip && !m.serde)
         .map(|m| {
             let value = access(m);
             quote!(::relive::State::visit_pins(#value, visit);)
@@ -249,15 +257,31 @@ fn visit_members<'a>(
 }
 
 /// Shadow fields for loading: `Missing<T>` with serde defaults, skipped
-/// fields left out.
-fn shadow_fields(members: &[Member]) -> Vec<TokenStream> {
+/// fields left out. A `#[relive(serde)]` field loads through a helper
+/// function (pushed to `helpers`) that names the field in its errors.
+fn shadow_fields(members: &[Member], helpers: &mut Vec<TokenStream>) -> Vec<TokenStream> {
     members
         .iter()
         .filter(|m| m.attr != Attr::Skip)
         .map(|m| {
-            let (ident, label, ty) = (&m.binding, &m.label, &m.ty);
+            let (ident, label, ty) = (&m.binding, &m.label, m.state_ty());
             let with = if m.attr == Attr::Reset {
                 quote!(, deserialize_with = "::relive::__rt::lenient")
+            } else if m.serde {
+                let helper = quote::format_ident!("__relive_serde_{}", helpers.len());
+                let path = helper.to_string();
+                helpers.push(quote! {
+                    fn #helper<'__de, __D, __T>(
+                        deserializer: __D,
+                    ) -> ::core::result::Result<::relive::__rt::Missing<::relive::Serde<__T>>, __D::Error>
+                    where
+                        __D: ::relive::__serde::Deserializer<'__de>,
+                        __T: ::relive::__serde::Serialize + ::relive::__serde::de::DeserializeOwned + 'static,
+                    {
+                        ::relive::__rt::load_serde_field(deserializer, #label)
+                    }
+                });
+                quote!(, deserialize_with = #path)
             } else {
                 quote!()
             };
@@ -267,6 +291,19 @@ fn shadow_fields(members: &[Member]) -> Vec<TokenStream> {
             }
         })
         .collect()
+}
+
+/// The rollback copy of a carried field reached by `value` (a reference).
+fn snapshot_of(m: &Member, value: TokenStream) -> TokenStream {
+    if m.serde {
+        quote! {{
+            #[allow(unused_imports)]
+            use ::relive::__rt::{ViaClone as _, ViaSerde as _};
+            (&&::relive::__rt::SnapshotProbe(#value)).deep_copy()
+        }}
+    } else {
+        quote!(::relive::State::snapshot(#value))
+    }
 }
 
 /// Builds `Self` (or a variant) from loaded `Missing<T>` values, each read
@@ -286,6 +323,11 @@ fn from_shadow(
             }
         } else {
             let from = source(binding);
+            let from = if m.serde {
+                quote!(#from.unwrap_serde())
+            } else {
+                from
+            };
             quote!(#from.or_default::<__D::Error>(#default, #label)?)
         };
         let access = &m.access;
@@ -300,6 +342,7 @@ fn from_shadow(
 /// and returns `build`.
 fn state_methods(
     split: &Split,
+    helpers: &[TokenStream],
     snapshot_body: TokenStream,
     save_body: TokenStream,
     shadow_kind: TokenStream,
@@ -308,9 +351,12 @@ fn state_methods(
 ) -> TokenStream {
     let Split {
         shadow_params,
+        shadow_where,
         shadow_bound,
+        ty_generics,
         ..
     } = split;
+    let helpers = quote!(#(#helpers)*);
     quote! {
         fn snapshot(&self) -> Self {
             #snapshot_body
@@ -324,14 +370,29 @@ fn state_methods(
         fn load<'__de, __D: ::relive::__serde::Deserializer<'__de>>(
             deserializer: __D,
         ) -> ::core::result::Result<Self, __D::Error> {
+            #helpers
             #[derive(::relive::__serde::Deserialize)]
             #[serde(crate = "::relive::__serde", bound = #shadow_bound)]
-            #shadow_kind __ReliveShadow #shadow_params #shadow_body
-            let shadow: __ReliveShadow #shadow_params =
+            #shadow_kind __ReliveShadow #shadow_params #shadow_where #shadow_body
+            let shadow: __ReliveShadow #ty_generics =
                 ::relive::__serde::Deserialize::deserialize(deserializer)?;
             ::core::result::Result::Ok(#build)
         }
     }
+}
+
+/// `out.field = copy;` for every carried field, where `out` starts from the
+/// struct's `Default`.
+fn carried_copies(members: &[Member]) -> Vec<TokenStream> {
+    members
+        .iter()
+        .filter(|m| m.attr != Attr::Skip)
+        .map(|m| {
+            let access = &m.access;
+            let copy = snapshot_of(m, quote!(&self.#access));
+            quote!(out.#access = #copy;)
+        })
+        .collect()
 }
 
 fn expand_struct(input: &DeriveInput, fields: &Fields) -> syn::Result<TokenStream> {
@@ -343,7 +404,7 @@ fn expand_struct(input: &DeriveInput, fields: &Fields) -> syn::Result<TokenStrea
     let pod = if members.iter().any(|m| m.attr == Attr::Skip) {
         quote!(false)
     } else {
-        let types = members.iter().map(|m| &m.ty);
+        let types = members.iter().map(Member::state_ty);
         // A type with its own `Drop` owns something a bitwise copy would
         // duplicate, whatever its fields.
         quote!(!::core::mem::needs_drop::<Self>() #(&& <#types as ::relive::State>::POD)*)
@@ -351,24 +412,37 @@ fn expand_struct(input: &DeriveInput, fields: &Fields) -> syn::Result<TokenStrea
     let snapshot = members.iter().map(|m| {
         let access = &m.access;
         if m.attr == Attr::Skip {
-            quote!(#access: ::core::default::Default::default())
+            let ty = &m.ty;
+            let default = probe_default(&quote!(#ty));
+            let message = format!(
+                "skipped field `{}` of `{label}` has no Default, nor has `{label}`: implement Default for either",
+                m.label
+            );
+            quote!(#access: #default.expect(#message))
         } else {
-            quote!(#access: ::relive::State::snapshot(&self.#access))
+            let copy = snapshot_of(m, quote!(&self.#access));
+            quote!(#access: #copy)
         }
     });
+    // Skipped fields of the copy come from the struct's own `Default` where
+    // it has one (which may differ from the fields' types' defaults).
+    let copies = carried_copies(&members);
     let carried: Vec<&Member> = members.iter().filter(|m| m.attr != Attr::Skip).collect();
     let count = carried.len();
     let save_fields = carried.iter().map(|m| {
         let (access, label) = (&m.access, &m.label);
-        quote!(state.serialize_field(#label, &::relive::state::Carry(&self.#access))?;)
+        let view = m.view(quote!(&self.#access));
+        quote!(state.serialize_field(#label, &::relive::state::Carry(#view))?;)
     });
-    let shadow = shadow_fields(&members);
+    let mut helpers = Vec::new();
+    let shadow = shadow_fields(&members, &mut helpers);
     let per_field = from_shadow(&quote!(Self), &members, |b| quote!(shadow.#b));
     let overrides = carried.iter().map(|m| {
         let (access, binding) = (&m.access, &m.binding);
+        let value = m.unwrap(quote!(value));
         quote! {
             if let ::relive::__rt::Missing::Present(value) = shadow.#binding {
-                out.#access = value;
+                out.#access = #value;
             }
         }
     });
@@ -409,8 +483,18 @@ fn expand_struct(input: &DeriveInput, fields: &Fields) -> syn::Result<TokenStrea
             }
         }
     });
+    let base = probe_default(&quote!(Self));
     let snapshot_body = match fields {
         Fields::Unit => quote!(Self),
+        _ if members.iter().any(|m| m.attr == Attr::Skip) => quote! {
+            match #base {
+                ::core::option::Option::Some(mut out) => {
+                    #(#copies)*
+                    out
+                }
+                ::core::option::Option::None => Self { #(#snapshot),* },
+            }
+        },
         _ => quote!(Self { #(#snapshot),* }),
     };
     // Loading goes through a shadow struct with named fields even for tuple
@@ -418,6 +502,7 @@ fn expand_struct(input: &DeriveInput, fields: &Fields) -> syn::Result<TokenStrea
     // builds a tuple struct too.
     let methods = state_methods(
         &split,
+        &helpers,
         snapshot_body,
         quote! {
             use ::relive::__serde::ser::SerializeStruct as _;
@@ -476,6 +561,7 @@ fn expand_enum(input: &DeriveInput, data: &syn::DataEnum) -> syn::Result<TokenSt
     let mut shadow_variants = Vec::new();
     let mut load_arms = Vec::new();
     let mut visit_arms = Vec::new();
+    let mut helpers = Vec::new();
     for (index, v) in data.variants.iter().enumerate() {
         let ident = &v.ident;
         let vlabel = ident.to_string();
@@ -518,10 +604,10 @@ fn expand_enum(input: &DeriveInput, data: &syn::DataEnum) -> syn::Result<TokenSt
             if m.attr == Attr::Skip {
                 quote!(::core::default::Default::default())
             } else {
-                quote!(::relive::State::snapshot(#b))
+                snapshot_of(m, quote!(#b))
             }
         });
-        let shadow = shadow_fields(&members);
+        let shadow = shadow_fields(&members, &mut helpers);
         match &v.fields {
             Fields::Unit => {
                 snapshot.push(quote!(Self::#ident => Self::#ident));
@@ -535,8 +621,8 @@ fn expand_enum(input: &DeriveInput, data: &syn::DataEnum) -> syn::Result<TokenSt
                     Self::#ident { #(#accesses: #bindings),* } => Self::#ident { #(#accesses: #copies),* }
                 });
                 let fields = carried.iter().map(|m| {
-                    let (b, l) = (&m.binding, &m.label);
-                    quote!(variant.serialize_field(#l, &::relive::state::Carry(#b))?;)
+                    let (view, l) = (m.view(m.binding.to_token_stream()), &m.label);
+                    quote!(variant.serialize_field(#l, &::relive::state::Carry(#view))?;)
                 });
                 save.push(quote! {
                     #[allow(unused_variables)]
@@ -557,10 +643,11 @@ fn expand_enum(input: &DeriveInput, data: &syn::DataEnum) -> syn::Result<TokenSt
                     Self::#ident(#(#bindings),*) => Self::#ident(#(#copies),*)
                 });
                 let fields = carried.iter().map(|m| {
-                    let b = &m.binding;
-                    quote!(variant.serialize_field(&::relive::state::Carry(#b))?;)
+                    let view = m.view(m.binding.to_token_stream());
+                    quote!(variant.serialize_field(&::relive::state::Carry(#view))?;)
                 });
-                let single = (count == 1).then(|| carried[0].binding.clone());
+                let single =
+                    (count == 1).then(|| carried[0].view(carried[0].binding.to_token_stream()));
                 save.push(if let Some(only) = single {
                     // One field: a newtype variant, as serde reads `V(T)`.
                     quote! {
@@ -578,7 +665,7 @@ fn expand_enum(input: &DeriveInput, data: &syn::DataEnum) -> syn::Result<TokenSt
                     }
                 }});
                 let loads = carried.iter().map(|m| {
-                    let ty = &m.ty;
+                    let ty = m.state_ty();
                     quote!(::relive::state::Load<#ty>)
                 });
                 shadow_variants.push(quote!(#[serde(rename = #vlabel)] #ident(#(#loads),*)));
@@ -590,7 +677,7 @@ fn expand_enum(input: &DeriveInput, data: &syn::DataEnum) -> syn::Result<TokenSt
                         let default = probe_default(&quote!(#ty));
                         quote!(#default.ok_or_else(|| <__D::Error as ::relive::__serde::de::Error>::custom("a skipped field has no Default"))?)
                     } else {
-                        quote!(#b.0)
+                        m.unwrap(quote!(#b.0))
                     }
                 });
                 load_arms.push(quote!(__ReliveShadow::#ident(#(#carried_bindings),*) => Self::#ident(#(#values),*)));
@@ -609,6 +696,7 @@ fn expand_enum(input: &DeriveInput, data: &syn::DataEnum) -> syn::Result<TokenSt
     };
     let methods = state_methods(
         &split,
+        &helpers,
         snapshot_body,
         save_body,
         quote!(enum),

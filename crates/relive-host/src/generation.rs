@@ -53,6 +53,7 @@ struct Entries {
     init: InfoFn,
     frame: InfoFn,
     reloaded: InfoFn,
+    unloading: InfoFn,
     state: extern "C" fn() -> StateRef,
     adopt: extern "C" fn(*const Adopt) -> Status,
     release: extern "C" fn(*const u8, usize) -> Status,
@@ -344,6 +345,12 @@ impl Generation {
         (self.entries.reloaded)(info)
     }
 
+    /// `App::unloading`: the old code's last look at its state before it
+    /// leaves (is checkpointed and handed over).
+    pub fn unloading(&self, info: &FrameInfo) -> Status {
+        (self.entries.unloading)(info)
+    }
+
     /// Where the state lives (null pointer when there is none).
     pub fn state(&self) -> StateRef {
         (self.entries.state)()
@@ -536,6 +543,7 @@ fn open(copy: &Path, artifact: &Path) -> Result<(Library, Entries), LoadError> {
         init: entry!(symbols::INIT),
         frame: entry!(symbols::FRAME),
         reloaded: entry!(symbols::RELOADED),
+        unloading: entry!(symbols::UNLOADING),
         state: entry!(symbols::STATE),
         adopt: entry!(symbols::ADOPT),
         release: entry!(symbols::RELEASE),

@@ -11,6 +11,10 @@
 //! - Otherwise a refusal that names the first incompatible field and both
 //!   types, e.g. `All.particles[].tag: u32 -> String`.
 //!
+//! A `#[relive(serde)]` value (`Kind::Serde`) is never identical as bytes,
+//! so a state that holds one anywhere moves by name, and two such values are
+//! compatible only when they are of the same type.
+//!
 //! It also lists the fields whose values point into the old library
 //! (`&'static str`, `fn` pointers): when their bytes move, the old library
 //! must stay mapped ("pinned").
@@ -213,7 +217,7 @@ fn contains_skipped(layout: &Layout, key: &str) -> bool {
                 stack.extend(args.iter().cloned());
                 Vec::new()
             }
-            Kind::Scalar | Kind::Pinned { .. } => Vec::new(),
+            Kind::Scalar | Kind::Pinned { .. } | Kind::Serde { .. } => Vec::new(),
         };
         for field in fields {
             if field.skip {
@@ -304,7 +308,7 @@ impl PinWalk<'_> {
                     self.visit(arg, &format!("{path}{suffix}"), reset);
                 }
             }
-            Kind::Scalar => {}
+            Kind::Scalar | Kind::Serde { .. } => {}
         }
         self.seen.remove(key);
     }
@@ -319,10 +323,15 @@ impl PinWalk<'_> {
     }
 }
 
+/// The path suffix of a map's or set's hasher builder: a migration rebuilds
+/// the table, so any hasher loads as any other.
+const HASHER: &str = "[hasher]";
+
 /// Path suffixes for the type parameters of a container.
 fn container_paths(name: &str, count: usize) -> Vec<&'static str> {
     match (name, count) {
-        ("HashMap" | "BTreeMap", 2) => vec!["[key]", "[]"],
+        ("HashMap" | "BTreeMap" | "IndexMap", 2 | 3) => vec!["[key]", "[]", HASHER],
+        ("HashSet" | "IndexSet", 2) => vec!["[]", HASHER],
         ("Option" | "Box", _) => vec![""; count],
         _ => vec!["[]"; count],
     }

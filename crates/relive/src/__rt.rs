@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
+pub use crate::via_serde::{SnapshotProbe, ViaClone, ViaSerde, load_field as load_serde_field};
 pub use relive_abi as abi;
 use relive_abi::{Adopt, Bytes, FrameInfo, StateRef, Status};
 
@@ -54,6 +55,16 @@ impl<T> Missing<T> {
         match (self, default) {
             (Missing::Present(value), _) | (Missing::Absent, Some(value)) => Ok(value),
             (Missing::Absent, None) => Err(E::missing_field(field)),
+        }
+    }
+}
+
+impl<T> Missing<crate::Serde<T>> {
+    /// A loaded `#[relive(serde)]` field as its own type.
+    pub fn unwrap_serde(self) -> Missing<T> {
+        match self {
+            Missing::Absent => Missing::Absent,
+            Missing::Present(value) => Missing::Present(value.0),
         }
     }
 }
@@ -284,6 +295,15 @@ pub fn reloaded<T: App + Root>(slot: &Slot<T>, info: *const FrameInfo) -> Status
         let mut ctx = Ctx::new(read_info(info)?);
         workers::resume();
         slot.get_mut()?.reloaded(&mut ctx);
+        Ok(Status::OK)
+    })
+}
+
+/// `relive_unloading`: `App::unloading`, before the state leaves.
+pub fn unloading<T: App + Root>(slot: &Slot<T>, info: *const FrameInfo) -> Status {
+    guard(|| {
+        let mut ctx = Ctx::new(read_info(info)?);
+        slot.get_mut()?.unloading(&mut ctx);
         Ok(Status::OK)
     })
 }
@@ -541,7 +561,7 @@ fn pinning_types(layout: &abi::layout::Layout) -> std::collections::HashMap<Stri
                 .collect(),
             Kind::Array { elem, .. } => vec![elem.clone()],
             Kind::Container { args, .. } => args.clone(),
-            Kind::Scalar | Kind::Pinned { .. } => Vec::new(),
+            Kind::Scalar | Kind::Pinned { .. } | Kind::Serde { .. } => Vec::new(),
         }
     };
     let mut pins: std::collections::HashMap<String, bool> = layout

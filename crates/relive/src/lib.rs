@@ -34,10 +34,13 @@
 
 mod allocator;
 mod ctx;
+mod foreign;
 pub mod imports;
+mod more_impls;
 mod panics;
 pub mod state;
 mod std_impls;
+mod via_serde;
 mod workers;
 
 #[doc(hidden)]
@@ -48,6 +51,7 @@ pub use serde as __serde;
 pub use ctx::{Ctx, Worker};
 pub use relive_derive::{State, dyn_trait};
 pub use state::State;
+pub use via_serde::Serde;
 
 /// What the app wants after a frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,6 +75,16 @@ pub trait App: State + Default {
     /// Runs on the new code after each reload (and on the old code after a
     /// rollback), before its first frame.
     fn reloaded(&mut self, ctx: &mut Ctx) {
+        let _ = ctx;
+    }
+
+    /// Runs on the old code at the frame boundary before its state leaves:
+    /// before it is checkpointed and handed to new code at a reload. Turn
+    /// what cannot be carried (an ECS world, a handle, a GPU resource) into
+    /// plain data in carried fields here, and rebuild it in
+    /// [`App::reloaded`]. If the swap does not happen after all, `reloaded`
+    /// runs on this same code.
+    fn unloading(&mut self, ctx: &mut Ctx) {
         let _ = ctx;
     }
 }
@@ -176,6 +190,10 @@ macro_rules! export {
             #[unsafe(no_mangle)]
             extern "C" fn relive_reloaded(info: *const abi::FrameInfo) -> abi::Status {
                 $crate::__rt::reloaded(&SLOT, info)
+            }
+            #[unsafe(no_mangle)]
+            extern "C" fn relive_unloading(info: *const abi::FrameInfo) -> abi::Status {
+                $crate::__rt::unloading(&SLOT, info)
             }
             #[unsafe(no_mangle)]
             extern "C" fn relive_state() -> abi::StateRef {

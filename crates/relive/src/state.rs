@@ -26,6 +26,11 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// address a value holds in the library that made it (relive closes a
 /// library that no visited address points into), and such types must be
 /// described as pinned. Derive it rather than implementing it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be carried across reloads: it does not implement `relive::State`",
+    label = "not `relive::State`",
+    note = "three ways out: `#[derive(relive::State)]` on the type if it is yours; `#[relive(serde)]` on the field if it has serde support (carried through serde at each reload); or `#[relive(skip)]` on the field (it starts from the state's `Default` and `reloaded` rebuilds it)"
+)]
 pub unsafe trait State: Sized + 'static {
     /// True when a bitwise copy of a value is a valid, independent value (no
     /// heap, no pointers, nothing to drop): snapshots of `Vec`s of such

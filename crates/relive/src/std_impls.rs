@@ -4,7 +4,7 @@
 //! `&'static str` and `fn` pointers.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 use std::mem::offset_of;
 
 use relive_abi::layout::Kind;
@@ -46,7 +46,7 @@ scalar!(false: String, std::path::PathBuf);
 
 macro_rules! container {
     (
-        $name:literal, [$($generics:tt)*], $ty:ty, [$($p:ident),+],
+        $name:literal, [$($generics:tt)*], $ty:ty, [$($p:ty),+],
         pins |$pv:ident, $pf:ident| $pins:expr,
         snapshot |$s:ident| $copy:expr,
         save |$v:ident, $ser:ident| $save:expr,
@@ -56,7 +56,7 @@ macro_rules! container {
         // handshake pins; its parameters describe themselves.
         unsafe impl<$($generics)*> State for $ty {
             fn describe(layout: &mut LayoutBuilder) -> String {
-                let args = vec![$($p::describe(layout)),+];
+                let args = vec![$(<$p>::describe(layout)),+];
                 layout.container::<Self>($name, args)
             }
             fn visit_pins(&self, $pf: &mut dyn FnMut(usize, bool)) {
@@ -103,7 +103,8 @@ container!("Box", [T: State], Box<T>, [T],
     snapshot |s| Box::new(T::snapshot(s)),
     save |v, s| T::save(v, s),
     load |d| T::load(d).map(Box::new));
-container!("HashSet", [T: State + Eq + Hash], HashSet<T>, [T],
+container!("HashSet", [T: State + Eq + Hash, H: BuildHasher + Default + 'static],
+    HashSet<T, H>, [T, Hasher<H>],
     pins |v, f| v.iter().for_each(|x| x.visit_pins(f)),
     snapshot |s| s.iter().map(State::snapshot).collect(),
     save |v, s| s.collect_seq(v.iter().map(Carry)),
@@ -113,14 +114,15 @@ container!("BTreeSet", [T: State + Ord], BTreeSet<T>, [T],
     snapshot |s| s.iter().map(State::snapshot).collect(),
     save |v, s| s.collect_seq(v.iter().map(Carry)),
     load |d| Ok(Vec::<Load<T>>::deserialize(d)?.into_iter().map(|l| l.0).collect()));
-container!("HashMap", [K: State + Eq + Hash, V: State], HashMap<K, V>, [K, V],
+container!("HashMap", [K: State + Eq + Hash, V: State, H: BuildHasher + Default + 'static],
+    HashMap<K, V, H>, [K, V, Hasher<H>],
     pins |v, f| v.iter().for_each(|(k, x)| {
         k.visit_pins(f);
         x.visit_pins(f);
     }),
     snapshot |s| s.iter().map(|(k, v)| (k.snapshot(), v.snapshot())).collect(),
     save |v, s| s.collect_map(v.iter().map(|(k, v)| (Carry(k), Carry(v)))),
-    load |d| Ok(HashMap::<Load<K>, Load<V>>::deserialize(d)?
+    load |d| Ok(HashMap::<Load<K>, Load<V>, H>::deserialize(d)?
         .into_iter()
         .map(|(k, v)| (k.0, v.0))
         .collect()));
@@ -135,6 +137,31 @@ container!("BTreeMap", [K: State + Ord, V: State], BTreeMap<K, V>, [K, V],
         .into_iter()
         .map(|(k, v)| (k.0, v.0))
         .collect()));
+
+/// The hasher builder of a map or set, as one of its type parameters: its
+/// bytes (the keys of `RandomState`, nothing for a zero-sized builder) are
+/// all its meaning, and its key names it, so that two maps with different
+/// hashers are never identical. Never a value of its own.
+pub(crate) struct Hasher<H>(std::marker::PhantomData<H>);
+
+// SAFETY: only `describe` is ever called (the containers describe their
+// hasher through it), and it describes `H` itself, a scalar.
+unsafe impl<H: 'static> State for Hasher<H> {
+    fn describe(layout: &mut LayoutBuilder) -> String {
+        layout.scalar::<H>()
+    }
+    fn snapshot(&self) -> Self {
+        Hasher(std::marker::PhantomData)
+    }
+    fn save<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_unit()
+    }
+    fn load<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        <()>::deserialize(deserializer).map(|()| Hasher(std::marker::PhantomData))
+    }
+}
+
+pub(crate) use {container, scalar};
 
 /// A copy of a slice of plain data: one `memcpy`.
 fn copy_pod<T: State>(items: &[T]) -> Vec<T> {

@@ -19,6 +19,9 @@
 //! - `examples`: the `workers` and `migration` examples edited as their
 //!   comments invite (workers restarted on the new code, fields inserted
 //!   and reordered).
+//! - `foreign`: glam, rand_pcg, indexmap and rustc-hash values in the state
+//!   (the `foreign` fixture and the `boids` example) across edits and a
+//!   field added to a nested struct.
 //! - `window`: the `window` example under Xvfb, its pixels read back before
 //!   and after an edit; the window stays the same, and a crash brings the
 //!   state back in a new window.
@@ -37,6 +40,7 @@ mod harness;
 mod cli;
 mod crash;
 mod examples;
+mod foreign;
 mod hazards;
 mod input;
 mod migrate;

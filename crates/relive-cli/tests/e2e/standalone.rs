@@ -68,7 +68,15 @@ pub fn standalone_manifest(manifest: &str, root: &str, name: &str, relive: &Path
                 ),
             },
             "[dependencies]" if key == "relive" => {
-                format!("relive = {{ path = {:?} }}", relive.display().to_string())
+                let path = format!("path = {:?}", relive.display().to_string());
+                match trimmed.find("features") {
+                    // `features = [...]` kept as written.
+                    Some(at) => format!(
+                        "relive = {{ {path}, {} }}",
+                        trimmed[at..].trim_end_matches('}').trim()
+                    ),
+                    None => format!("relive = {{ {path} }}"),
+                }
             }
             _ if inherits => {
                 panic!("cannot make {trimmed:?} standalone: extend standalone_manifest for it")
@@ -87,6 +95,18 @@ fn example_manifests_become_standalone() {
     let manifest = "[package]\nname = \"demo\"\nversion.workspace = true\nedition.workspace = true\n\
                     publish = false\n\n[lib]\ncrate-type = [\"cdylib\"]\n\n[dependencies]\n\
                     relive.workspace = true\nx11-dl = \"2\"\n\n[lints]\nworkspace = true\n";
+    let with_features = standalone_manifest(
+        "[dependencies]\nrelive = { path = \"../../crates/relive\", features = [\"glam\"] }\n",
+        "",
+        "demo_t_1",
+        Path::new("/r/crates/relive"),
+    );
+    assert!(
+        with_features.starts_with(
+            "[dependencies]\nrelive = { path = \"/r/crates/relive\", features = [\"glam\"] }\n"
+        ),
+        "{with_features}"
+    );
     let root = "[workspace]\nmembers = []\n\n[workspace.package]\nversion = \"9.1.0\"\n\
                 edition = \"2024\"\n\n[workspace.dependencies]\nrelive = { path = \"x\" }\n";
     let out = standalone_manifest(manifest, root, "demo_t_0", Path::new("/r/crates/relive"));

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use relive_abi::layout::{Field, Kind, Layout, short_name};
 
 use super::identical::Identical;
-use super::{Plan, container_paths};
+use super::{HASHER, Plan, container_paths};
 
 /// Lossless conversions between scalars that serde's number visitors accept.
 fn widens(from: &str, to: &str) -> bool {
@@ -86,6 +86,7 @@ impl<'a> Compat<'a> {
                     Err(changed())
                 }
             }
+            (Kind::Serde { ty: x }, Kind::Serde { ty: y }) if x == y => Ok(()),
             (Kind::Pinned { .. }, Kind::Pinned { .. }) if a == b => Ok(()),
             (Kind::Pinned { what }, Kind::Pinned { .. }) if what == "trait object" => Err(format!(
                 "{path}: the trait behind this trait object changed, so the old objects' vtables do not fit the new code; restart to change it"
@@ -117,7 +118,9 @@ impl<'a> Compat<'a> {
                 if x == y && p.len() == q.len() =>
             {
                 for ((s, t), suffix) in p.iter().zip(q).zip(container_paths(x, p.len())) {
-                    self.check(s, t, &format!("{path}{suffix}"))?;
+                    if suffix != HASHER {
+                        self.check(s, t, &format!("{path}{suffix}"))?;
+                    }
                 }
                 Ok(())
             }

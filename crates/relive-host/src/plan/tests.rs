@@ -448,6 +448,44 @@ mod numbers_only {
     }
 }
 
+mod foreign {
+    use std::collections::HashMap;
+    use std::hash::{BuildHasherDefault, DefaultHasher};
+
+    #[derive(Default, Clone, serde::Serialize, serde::Deserialize)]
+    pub struct Rng(pub u64);
+    #[derive(Default, Clone, serde::Serialize, serde::Deserialize)]
+    pub struct OtherRng(pub u64);
+
+    #[derive(Default, relive::State)]
+    pub struct All {
+        pub frames: u64,
+        #[relive(serde)]
+        pub rng: Rng,
+        pub counts: HashMap<u64, u64, BuildHasherDefault<DefaultHasher>>,
+    }
+
+    pub mod retyped {
+        #[derive(Default, relive::State)]
+        pub struct All {
+            pub frames: u64,
+            #[relive(serde)]
+            pub rng: super::OtherRng,
+            pub counts: std::collections::HashMap<u64, u64>,
+        }
+    }
+
+    pub mod rehashed {
+        #[derive(Default, relive::State)]
+        pub struct All {
+            pub frames: u64,
+            #[relive(serde)]
+            pub rng: super::Rng,
+            pub counts: std::collections::HashMap<u64, u64>,
+        }
+    }
+}
+
 #[test]
 fn no_fn_pointer_crosses_a_migration_by_name_unless_reset() {
     use numbers_only::{after, before};
@@ -632,4 +670,35 @@ fn a_trait_object_whose_method_takes_a_changed_type_is_refused() {
     let err = plan(&layout::<before::All>(), &new).expect_err("refused");
     assert!(err.0.starts_with("All.painter"), "{}", err.0);
     assert!(err.0.contains("trait object"), "{}", err.0);
+}
+
+#[test]
+fn serde_values_always_move_by_name_and_only_into_their_own_type() {
+    let before = layout::<foreign::All>();
+    let same = plan(&before, &before).expect("the same types");
+    assert_eq!(
+        same.mode,
+        Mode::Migrate,
+        "a serde value is never moved as bytes"
+    );
+    let err = plan(&before, &layout::<foreign::retyped::All>()).expect_err("another type");
+    assert!(
+        err.0.contains("All.rng: Serde<Rng> -> Serde<OtherRng>"),
+        "{err}"
+    );
+}
+
+#[test]
+fn maps_change_hasher_by_name_but_never_as_bytes() {
+    let plan = plan(
+        &layout::<foreign::All>(),
+        &layout::<foreign::rehashed::All>(),
+    )
+    .expect("a map with another hasher loads by name");
+    assert_eq!(plan.mode, Mode::Migrate);
+    let fixed =
+        layout::<HashMap<u64, u64, std::hash::BuildHasherDefault<std::hash::DefaultHasher>>>();
+    let random = layout::<HashMap<u64, u64>>();
+    assert!(!Identical::new(&fixed, &random).same(&fixed.root, &random.root));
+    assert!(Identical::new(&fixed, &fixed).same(&fixed.root, &fixed.root));
 }

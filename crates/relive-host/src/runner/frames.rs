@@ -436,6 +436,14 @@ impl Thread {
             }
         };
 
+        // The app's last chance to turn what cannot be carried into data.
+        let info = self.clock.peek(number);
+        if let Err(message) = self.check(self.generation.unloading(&info)) {
+            self.resume();
+            let message = format!("the old code's `unloading` failed: {message}");
+            self.send(Msg::SwapAborted { target, message });
+            return false;
+        }
         let (checkpoint_us, checkpoint) = self.write_checkpoint();
         // A rollback restores the checkpoint when there is one (the same
         // types load it exactly), else a deep snapshot taken now.
