@@ -2,7 +2,8 @@
 //! `scribbler` fixture, copied into a hidden folder, writes a log and a save
 //! file in its own package folder every few milliseconds. That starts no
 //! build, and edits of a file it pulls in with `include_str!`, new modules and
-//! editors' rename saves still reload with a single build each.
+//! editors' rename saves still reload with a single build each; a file that a
+//! build starts to include, in a folder not watched before, joins the watch.
 //!
 //! The times from an edit to the new code's first frame are printed (run
 //! with `--nocapture`), not asserted: the machine is shared.
@@ -239,5 +240,39 @@ fn rename_saves_reload_while_the_app_writes() {
     assert!(
         (1..=2).contains(&builds.len()),
         "the rename and the write make one build, or two: {builds:?}"
+    );
+}
+
+#[test]
+fn a_file_a_build_starts_to_include_joins_the_watch() {
+    let (app, relive, _) = scribbling("joins");
+    let notes = app.path().join("notes");
+    std::fs::create_dir(&notes).expect("create notes");
+    std::fs::write(notes.join("version.txt"), "n2\n").expect("write notes/version.txt");
+    let mark = relive.mark();
+    edit_all(
+        &app,
+        &[(
+            INCLUDED,
+            "let version = include_str!(\"../notes/version.txt\").trim();",
+        )],
+    );
+    runs_version(&relive, "n2", Instant::now());
+    let watching = relive.wait_event_after("watching", mark, SHORT_DEADLINE);
+    assert_eq!(watching["mode"], "inputs", "{watching}");
+
+    // The folder was not watched before that build; now its file is an input.
+    let mark = relive.mark();
+    let since = Instant::now();
+    std::fs::write(notes.join("version.txt"), "n3\n").expect("edit notes/version.txt");
+    let took = runs_version(&relive, "n3", since);
+    eprintln!(
+        "newly included file edited: the new code ran {took:?} after the save\n{}",
+        story(&relive, mark)
+    );
+    assert_eq!(
+        builds_after(&relive, mark).len(),
+        1,
+        "one build for one edit"
     );
 }
