@@ -199,7 +199,7 @@ fn from_metadata(metadata: &Metadata, manifest: &Path) -> Result<Package, Packag
     Ok(Package {
         lib_name: lib.name.clone(),
         root: package_dir(pkg),
-        build_files: build_files(&dirs),
+        build_files: build_files(&dirs, metadata.workspace_root.as_std_path()),
         watch_dirs: dedup_dirs(dirs),
         target_dir: metadata.target_directory.clone().into_std_path_buf(),
         manifest_path,
@@ -253,12 +253,14 @@ fn local_dirs(
 }
 
 /// Files besides the sources that change what cargo builds for the packages
-/// in `package_dirs`: each package's `Cargo.toml` and `build.rs` (even if
-/// missing: adding a build script changes the build), and the `Cargo.toml`,
-/// `Cargo.lock`, `.cargo/config.toml` and `.cargo/config` files that exist in
-/// the package directories and their ancestors (workspace manifests, lock
-/// files and cargo configuration), each once.
-fn build_files(package_dirs: &[PathBuf]) -> Vec<PathBuf> {
+/// in `package_dirs` of the workspace at `workspace_root`, each once:
+/// - each package's `Cargo.toml` and `build.rs`, even if missing (adding a
+///   build script changes the build);
+/// - the workspace's `Cargo.lock`, even if the first build is yet to write it;
+/// - the `Cargo.toml`, `Cargo.lock`, `.cargo/config.toml` and `.cargo/config`
+///   files that exist in the package directories and their ancestors (the
+///   manifests, lock files and cargo configuration of enclosing workspaces).
+fn build_files(package_dirs: &[PathBuf], workspace_root: &Path) -> Vec<PathBuf> {
     const AROUND: [&str; 4] = [
         "Cargo.toml",
         "Cargo.lock",
@@ -271,6 +273,7 @@ fn build_files(package_dirs: &[PathBuf]) -> Vec<PathBuf> {
             files.push(file);
         }
     };
+    add(workspace_root.join("Cargo.lock"));
     for dir in package_dirs {
         add(dir.join("Cargo.toml"));
         add(dir.join("build.rs"));
@@ -375,6 +378,24 @@ mod tests {
 
         let by_manifest = locate(&app.join("Cargo.toml")).expect("locate via Cargo.toml");
         assert_eq!(by_manifest, pkg);
+    }
+
+    #[test]
+    fn build_files_include_a_lock_file_yet_to_be_written() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let app = tmp.path().join("app");
+        write_package(&app, "app", CDYLIB);
+        fs::write(tmp.path().join("Cargo.toml"), "[workspace]\n").expect("write outer");
+        let files = build_files(std::slice::from_ref(&app), &app);
+        assert_eq!(
+            files,
+            vec![
+                app.join("Cargo.lock"),
+                app.join("Cargo.toml"),
+                app.join("build.rs"),
+                tmp.path().join("Cargo.toml"),
+            ]
+        );
     }
 
     #[test]
