@@ -8,7 +8,9 @@
 mod cargo_build;
 mod child;
 mod debounce;
+mod depinfo;
 mod events;
+mod inputs;
 mod new;
 mod package;
 mod pty;

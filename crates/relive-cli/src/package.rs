@@ -24,6 +24,9 @@ pub struct Package {
     pub watch_dirs: Vec<PathBuf>,
     /// Where cargo puts build output (respects `CARGO_TARGET_DIR`).
     pub target_dir: PathBuf,
+    /// Files that change what cargo builds besides the sources cargo lists
+    /// after a build (see [`build_files`]).
+    pub build_files: Vec<PathBuf>,
 }
 
 /// Why the package to run could not be found.
@@ -192,10 +195,12 @@ fn from_metadata(metadata: &Metadata, manifest: &Path) -> Result<Package, Packag
         });
     }
 
+    let dirs = local_dirs(metadata, &by_id, pkg);
     Ok(Package {
         lib_name: lib.name.clone(),
         root: package_dir(pkg),
-        watch_dirs: dedup_dirs(local_dirs(metadata, &by_id, pkg)),
+        build_files: build_files(&dirs, metadata.workspace_root.as_std_path()),
+        watch_dirs: dedup_dirs(dirs),
         target_dir: metadata.target_directory.clone().into_std_path_buf(),
         manifest_path,
         name,
@@ -245,6 +250,43 @@ fn local_dirs(
         }
     }
     dirs
+}
+
+/// Files besides the sources that change what cargo builds for the packages
+/// in `package_dirs` of the workspace at `workspace_root`, each once:
+/// - each package's `Cargo.toml` and `build.rs`, even if missing (adding a
+///   build script changes the build);
+/// - the workspace's `Cargo.lock`, even if the first build is yet to write it;
+/// - the `Cargo.toml`, `Cargo.lock`, `.cargo/config.toml` and `.cargo/config`
+///   files that exist in the package directories and their ancestors (the
+///   manifests, lock files and cargo configuration of enclosing workspaces).
+fn build_files(package_dirs: &[PathBuf], workspace_root: &Path) -> Vec<PathBuf> {
+    const AROUND: [&str; 4] = [
+        "Cargo.toml",
+        "Cargo.lock",
+        ".cargo/config.toml",
+        ".cargo/config",
+    ];
+    let mut files = Vec::new();
+    let mut add = |file: PathBuf| {
+        if !files.contains(&file) {
+            files.push(file);
+        }
+    };
+    add(workspace_root.join("Cargo.lock"));
+    for dir in package_dirs {
+        add(dir.join("Cargo.toml"));
+        add(dir.join("build.rs"));
+        for ancestor in dir.ancestors() {
+            for name in AROUND {
+                let file = ancestor.join(name);
+                if file.is_file() {
+                    add(file);
+                }
+            }
+        }
+    }
+    files
 }
 
 /// Drops every directory equal to or inside an earlier or later one, keeping order.
@@ -299,6 +341,8 @@ mod tests {
             "[dependencies]\nhelper = { path = \"../helper\" }\n",
         );
         write_package(&helper, "helper", "");
+        fs::create_dir_all(tmp.path().join(".cargo")).expect("create .cargo");
+        fs::write(tmp.path().join(".cargo/config.toml"), "").expect("write config");
 
         let pkg = locate(&app).expect("locate app");
         assert_eq!(pkg.name, "my-app");
@@ -311,8 +355,47 @@ mod tests {
             assert_eq!(pkg.target_dir, pkg.root.join("target"));
         }
 
+        let files: Vec<PathBuf> = pkg
+            .build_files
+            .iter()
+            .map(|f| canon(f.parent().expect("dir")).join(f.file_name().expect("name")))
+            .collect();
+        for file in [
+            app.join("Cargo.toml"),
+            app.join("Cargo.lock"),
+            app.join("build.rs"),
+            relive.join("Cargo.toml"),
+            helper.join("build.rs"),
+            tmp.path().join(".cargo/config.toml"),
+        ] {
+            let file = canon(file.parent().expect("dir")).join(file.file_name().expect("name"));
+            assert!(files.contains(&file), "{} in {files:?}", file.display());
+        }
+        assert!(
+            !files.contains(&canon(&app).join("src/lib.rs")),
+            "sources come from cargo"
+        );
+
         let by_manifest = locate(&app.join("Cargo.toml")).expect("locate via Cargo.toml");
         assert_eq!(by_manifest, pkg);
+    }
+
+    #[test]
+    fn build_files_include_a_lock_file_yet_to_be_written() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let app = tmp.path().join("app");
+        write_package(&app, "app", CDYLIB);
+        fs::write(tmp.path().join("Cargo.toml"), "[workspace]\n").expect("write outer");
+        let files = build_files(std::slice::from_ref(&app), &app);
+        assert_eq!(
+            files,
+            vec![
+                app.join("Cargo.lock"),
+                app.join("Cargo.toml"),
+                app.join("build.rs"),
+                tmp.path().join("Cargo.toml"),
+            ]
+        );
     }
 
     #[test]

@@ -28,11 +28,12 @@ use crate::debounce::{Debounce, Next};
 use crate::events::EventLog;
 use crate::package::{self, Package};
 use crate::terminal::{Terminal, Tone};
-use crate::watch::{self, Watch};
+use crate::watch::{self, Change, Watch};
 use crate::wire::{Library, Report};
 
 mod recovery;
 mod report;
+mod sources;
 
 /// Quiet time after a source change before a build starts.
 const SOURCE_QUIET: Duration = Duration::from_millis(5);
@@ -50,7 +51,7 @@ const STATUS_REDRAW: Duration = Duration::from_secs(1);
 const SPINNER_REDRAW: Duration = Duration::from_millis(100);
 
 enum Msg {
-    SourceChanged,
+    Source(Change),
     /// The built library changed; `settled` when it was renamed or linked
     /// into place or its writer closed it.
     ArtifactChanged {
@@ -92,6 +93,8 @@ struct Session {
     terminal: Terminal,
     staging: Arc<Staging>,
     debounce: Debounce,
+    /// What counts as a source change, and the watch that sees them.
+    sources: sources::Sources,
     building: bool,
     artifact: Option<PathBuf>,
     artifact_watch: Option<Watch>,
@@ -153,6 +156,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         terminal,
         staging: Arc::new(staging),
         debounce: Debounce::new(SOURCE_QUIET, SOURCE_MAX_WAIT, STORM_QUIET, STORM_MAX_WAIT),
+        sources: sources::Sources::default(),
         building: false,
         artifact: None,
         artifact_watch: None,
@@ -175,14 +179,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         status_due: start,
         args,
     };
-    let _sources = session.start()?;
+    session.start()?;
     session.main_loop(rx)
 }
 
 impl Session {
-    /// The first build (or load), and the watchers. Returns the source
-    /// watcher, which must live as long as the session.
-    fn start(&mut self) -> anyhow::Result<Option<Watch>> {
+    /// The first build (or load), and the watchers.
+    fn start(&mut self) -> anyhow::Result<()> {
         if self.args.no_build {
             let artifact = self.expected_artifact();
             self.terminal.say(
@@ -194,19 +197,15 @@ impl Session {
             if artifact.exists() {
                 self.load(artifact);
             }
-            return Ok(None);
+            return Ok(());
         }
         let tx = self.tx.clone();
-        // relive's own output (the events log) must not look like an edit.
-        let mut ignore = vec![self.package.target_dir.clone()];
-        if let Some(events) = &self.args.events {
-            ignore.push(std::path::absolute(events).unwrap_or_else(|_| events.clone()));
-        }
-        let sources = watch::watch_sources(&self.package.watch_dirs, &ignore, move |_| {
-            let _ = tx.send(Msg::SourceChanged);
+        let watch = watch::watch_sources(move |change| {
+            let _ = tx.send(Msg::Source(change));
         })?;
+        self.watch_folders(watch)?;
         self.start_build();
-        Ok(Some(sources))
+        Ok(())
     }
 
     /// Where a build started elsewhere puts the library (for `--no-build`,
@@ -277,7 +276,11 @@ impl Session {
                 },
             };
             match msg {
-                Msg::SourceChanged => self.debounce.changed(Instant::now()),
+                Msg::Source(change) => {
+                    if self.sources.counts(&change) {
+                        self.debounce.changed(Instant::now());
+                    }
+                }
                 Msg::ArtifactChanged { settled } => {
                     if !self.building {
                         // A file renamed or linked into place, or closed by
@@ -371,6 +374,7 @@ impl Session {
                     );
                 }
                 self.artifact = Some(artifact.clone());
+                self.watch_inputs(&artifact);
                 // A build that changed nothing (cargo found it fresh) is not
                 // a new generation.
                 if self.loaded_id.is_none() || file_id(&artifact) != self.loaded_id {

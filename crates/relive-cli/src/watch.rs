@@ -3,10 +3,12 @@
 
 use std::fmt;
 use std::io;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
+
+use crate::inputs::{WatchDir, is_hidden};
 
 /// A running file watch; dropping it stops watching.
 pub struct Watch {
@@ -73,99 +75,196 @@ fn describe(err: &notify::Error) -> String {
 
 /// What to do about a failed watch.
 fn hint(err: &notify::Error) -> &'static str {
-    let not_found = match &err.kind {
-        notify::ErrorKind::PathNotFound => true,
-        notify::ErrorKind::Io(io) => io.kind() == io::ErrorKind::NotFound,
-        _ => false,
-    };
-    if not_found {
+    if is_not_found(err) {
         "check that the directory exists"
     } else {
         LIMITS_HINT
     }
 }
 
-/// Watches `dirs` recursively, ignoring anything under `ignore` (the target dir), hidden
-/// files/dirs, editor temp files (`*~`, `*.swp`, `*.swx`, `4913`, `.#*`, `*.tmp`), and
-/// Access events; calls `on_change(path)` for each create/modify/remove/rename of a
-/// remaining file.
-///
-/// Ignored and hidden directories that exist when watching starts are not watched at
-/// all, so they cost no inotify watches; as a result, a new directory created later
-/// next to one of them (directly in a directory that contains an ignored or hidden
-/// one) is not watched either. A kernel queue overflow is reported as a change of the
-/// first directory in `dirs`.
-pub fn watch_sources(
-    dirs: &[PathBuf],
-    ignore: &[PathBuf],
-    on_change: impl Fn(PathBuf) + Send + 'static,
-) -> Result<Watch, WatchError> {
-    let ignore: Vec<PathBuf> = ignore.iter().map(|p| normalize(p)).collect();
-    let mut roots = Vec::new();
-    for dir in dirs {
-        let root = dir.canonicalize().map_err(|e| WatchError::Watch {
-            path: dir.clone(),
-            cause: notify::Error::io(e),
-        })?;
-        if !roots.iter().any(|r: &PathBuf| root.starts_with(r)) {
-            roots.retain(|r| !r.starts_with(&root));
-            roots.push(root);
-        }
-    }
+/// What the source watch saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A file or directory was created, written, removed or renamed.
+    Path(PathBuf),
+    /// The kernel's event queue overflowed: anything may have changed.
+    Overflow,
+}
 
-    let filter_roots = roots.clone();
-    let filter_ignore = ignore.clone();
+/// A watch over a set of directories that can be changed while it runs;
+/// dropping it stops watching.
+pub struct SourceWatch {
+    watcher: RecommendedWatcher,
+    /// The directories watched now, and how.
+    watched: Vec<(PathBuf, RecursiveMode)>,
+}
+
+impl fmt::Debug for SourceWatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SourceWatch")
+            .field("watched", &self.watched)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts a watch that watches nothing yet and calls `on_change` for each
+/// create, modify, remove or rename (not for reads) in the directories it is
+/// then told to watch. It reports every path: which ones matter is the
+/// caller's policy.
+pub fn watch_sources(
+    on_change: impl Fn(Change) + Send + 'static,
+) -> Result<SourceWatch, WatchError> {
     let handler = move |event: notify::Result<Event>| {
         let Ok(event) = event else { return };
         if event.need_rescan() {
-            if let Some(first) = filter_roots.first() {
-                on_change(first.clone());
-            }
+            on_change(Change::Overflow);
             return;
         }
-        if !matches!(
+        if matches!(
             event.kind,
             EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_)
         ) {
-            return;
-        }
-        for path in event.paths {
-            if is_relevant(&path, &filter_roots, &filter_ignore) {
-                on_change(path);
+            for path in event.paths {
+                on_change(Change::Path(path));
             }
         }
     };
-    let mut watcher =
+    let watcher =
         notify::recommended_watcher(handler).map_err(|cause| WatchError::Start { cause })?;
-
-    for root in &roots {
-        if ignore.iter().any(|i| root.starts_with(i)) {
-            continue;
-        }
-        add_tree(&mut watcher, root, &ignore, true)?;
-    }
-    Ok(Watch { _watcher: watcher })
+    Ok(SourceWatch {
+        watcher,
+        watched: Vec::new(),
+    })
 }
 
-/// Watches `dir` recursively if nothing under it must be skipped; otherwise watches it
-/// alone and each of its subdirectories that is neither hidden nor ignored the same way.
-fn add_tree(
-    watcher: &mut RecommendedWatcher,
+impl SourceWatch {
+    /// Watches the folders `dirs` with everything below them except what is
+    /// under `ignore` (the target folder) and hidden directories, instead of
+    /// what was watched before. Returns how many directories are watched.
+    ///
+    /// Ignored and hidden directories that exist now are not watched at all,
+    /// so they cost no inotify watches; as a result, a new directory created
+    /// later next to one of them (directly in a directory that contains an
+    /// ignored or hidden one) is not watched either.
+    pub fn watch_folders(
+        &mut self,
+        dirs: &[PathBuf],
+        ignore: &[PathBuf],
+    ) -> Result<usize, WatchError> {
+        let ignore: Vec<PathBuf> = ignore.iter().map(|p| normalize(p)).collect();
+        let mut roots = Vec::new();
+        for dir in dirs {
+            let root = dir.canonicalize().map_err(|e| WatchError::Watch {
+                path: dir.clone(),
+                cause: notify::Error::io(e),
+            })?;
+            if !roots.iter().any(|r: &PathBuf| root.starts_with(r)) {
+                roots.retain(|r| !r.starts_with(&root));
+                roots.push(root);
+            }
+        }
+        let mut wanted = Vec::new();
+        for root in &roots {
+            if !ignore.iter().any(|i| root.starts_with(i)) {
+                plan_tree(root, &ignore, true, &mut wanted)?;
+            }
+        }
+        self.apply(wanted)
+    }
+
+    /// Watches `dirs` (the directories that hold the build's inputs) instead
+    /// of what was watched before; a directory that does not exist is
+    /// skipped. Returns how many directories are watched. On an error (the
+    /// inotify limit), the directories added before it stay watched.
+    pub fn watch_dirs(&mut self, dirs: &[WatchDir]) -> Result<usize, WatchError> {
+        let wanted = dirs
+            .iter()
+            .map(|d| {
+                let mode = if d.recursive {
+                    RecursiveMode::Recursive
+                } else {
+                    RecursiveMode::NonRecursive
+                };
+                (d.path.clone(), mode)
+            })
+            .collect();
+        self.apply(wanted)
+    }
+
+    /// Stops the watches not in `wanted` and starts the new ones, skipping
+    /// directories that do not exist (any more).
+    fn apply(&mut self, wanted: Vec<(PathBuf, RecursiveMode)>) -> Result<usize, WatchError> {
+        for (dir, mode) in std::mem::take(&mut self.watched) {
+            if wanted.contains(&(dir.clone(), mode)) {
+                self.watched.push((dir, mode));
+            } else {
+                // A directory that is gone has lost its watch already.
+                let _ = self.watcher.unwatch(&dir);
+            }
+        }
+        for (dir, mode) in wanted {
+            if self.watched.contains(&(dir.clone(), mode)) {
+                continue;
+            }
+            match self.watcher.watch(&dir, mode) {
+                Ok(()) => self.watched.push((dir, mode)),
+                Err(e) if is_not_found(&e) => {}
+                Err(cause) => return Err(WatchError::Watch { path: dir, cause }),
+            }
+        }
+        Ok(self
+            .watched
+            .iter()
+            .map(|(dir, mode)| match mode {
+                RecursiveMode::Recursive => count_dirs(dir),
+                RecursiveMode::NonRecursive => 1,
+            })
+            .sum())
+    }
+}
+
+fn is_not_found(err: &notify::Error) -> bool {
+    match &err.kind {
+        notify::ErrorKind::PathNotFound => true,
+        notify::ErrorKind::Io(io) => io.kind() == io::ErrorKind::NotFound,
+        _ => false,
+    }
+}
+
+/// How many directories a recursive watch of `dir` covers (one inotify
+/// watch each).
+fn count_dirs(dir: &Path) -> usize {
+    let subdirs: usize = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| count_dirs(&e.path()))
+        .sum();
+    1 + subdirs
+}
+
+/// Plans a recursive watch of `dir` if nothing under it must be skipped;
+/// otherwise a watch of it alone and of each of its subdirectories that is
+/// neither hidden nor ignored, planned the same way.
+fn plan_tree(
     dir: &Path,
     ignore: &[PathBuf],
     top: bool,
+    wanted: &mut Vec<(PathBuf, RecursiveMode)>,
 ) -> Result<(), WatchError> {
-    let fail = |cause| WatchError::Watch {
-        path: dir.to_path_buf(),
-        cause,
-    };
     let mut subdirs = Vec::new();
     let mut split = ignore.iter().any(|i| i != dir && i.starts_with(dir));
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         // A subdirectory that vanished while we walked is simply not watched.
         Err(e) if !top && e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(fail(notify::Error::io(e))),
+        Err(e) => {
+            return Err(WatchError::Watch {
+                path: dir.to_path_buf(),
+                cause: notify::Error::io(e),
+            });
+        }
     };
     for entry in entries.flatten() {
         let path = entry.path();
@@ -183,59 +282,18 @@ fn add_tree(
     } else {
         RecursiveMode::Recursive
     };
-    match watcher.watch(dir, mode) {
-        Ok(()) => {}
-        Err(e) if !top && matches!(e.kind, notify::ErrorKind::PathNotFound) => return Ok(()),
-        Err(e) => return Err(fail(e)),
-    }
+    wanted.push((dir.to_path_buf(), mode));
     if split {
         for sub in subdirs {
-            add_tree(watcher, &sub, ignore, false)?;
+            plan_tree(&sub, ignore, false, wanted)?;
         }
     }
     Ok(())
 }
 
-/// Whether a changed `path` should be reported.
-fn is_relevant(path: &Path, roots: &[PathBuf], ignore: &[PathBuf]) -> bool {
-    if ignore.iter().any(|i| path.starts_with(i)) {
-        return false;
-    }
-    // Hidden-ness counts only below the watched directory, which may itself be hidden.
-    let relative = roots
-        .iter()
-        .filter_map(|r| path.strip_prefix(r).ok())
-        .min_by_key(|rel| rel.components().count());
-    let checked = relative.unwrap_or_else(|| Path::new(path.file_name().unwrap_or_default()));
-    let hidden = checked
-        .components()
-        .any(|c| matches!(c, Component::Normal(name) if is_hidden(name)));
-    if hidden {
-        return false;
-    }
-    match path.file_name().and_then(|n| n.to_str()) {
-        Some(name) => !is_editor_temp(name),
-        None => true,
-    }
-}
-
-fn is_hidden(name: &std::ffi::OsStr) -> bool {
-    name.as_encoded_bytes().first() == Some(&b'.')
-}
-
-/// Files that editors write while saving, which are not sources.
-fn is_editor_temp(name: &str) -> bool {
-    name.ends_with('~')
-        || name.ends_with(".swp")
-        || name.ends_with(".swx")
-        || name.ends_with(".tmp")
-        || name.starts_with(".#")
-        || name == "4913"
-}
-
 /// Makes `path` absolute with symlinks resolved as far as it exists, so it compares
 /// equal to the paths the watcher reports even if it does not exist yet.
-fn normalize(path: &Path) -> PathBuf {
+pub fn normalize(path: &Path) -> PathBuf {
     if let Ok(canonical) = path.canonicalize() {
         return canonical;
     }
@@ -322,38 +380,14 @@ mod tests {
         p.canonicalize().expect("canonicalize")
     }
 
-    #[test]
-    fn relevance_filter() {
-        let roots = [
-            PathBuf::from("/w/.hidden-root/app"),
-            PathBuf::from("/w/dep"),
-        ];
-        let ignore = [PathBuf::from("/w/.hidden-root/app/target")];
-        let cases = [
-            ("/w/.hidden-root/app/src/lib.rs", true),
-            ("/w/.hidden-root/app/Cargo.toml", true),
-            ("/w/dep/src/x.rs", true),
-            ("/w/.hidden-root/app/target/debug/libapp.so", false),
-            ("/w/.hidden-root/app/target", false),
-            ("/w/.hidden-root/app/.git/index", false),
-            ("/w/dep/src/.lib.rs.swp", false),
-            ("/w/dep/src/lib.rs.swp", false),
-            ("/w/dep/src/lib.rs.swx", false),
-            ("/w/dep/src/lib.rs~", false),
-            ("/w/dep/src/4913", false),
-            ("/w/dep/src/.#lib.rs", false),
-            ("/w/dep/src/lib.rs.tmp", false),
-            ("/w/dep/src/targets.rs", true),
-            ("/elsewhere/file.rs", true),
-            ("/elsewhere/.file.rs", false),
-        ];
-        for (path, want) in cases {
-            assert_eq!(
-                is_relevant(Path::new(path), &roots, &ignore),
-                want,
-                "{path}"
-            );
-        }
+    /// A source watch whose changes go to a channel.
+    fn watch_into_channel() -> (SourceWatch, mpsc::Receiver<Change>) {
+        let (tx, rx) = mpsc::channel();
+        let watch = watch_sources(move |change| {
+            let _ = tx.send(change);
+        })
+        .expect("watch");
+        (watch, rx)
     }
 
     #[test]
@@ -367,59 +401,87 @@ mod tests {
     fn written_source_reaches_the_callback() {
         let tmp = tempfile::tempdir().expect("tempdir");
         fs::create_dir_all(tmp.path().join("src")).expect("mkdir");
-        let (tx, rx) = mpsc::channel();
-        let _watch = watch_sources(&[tmp.path().to_path_buf()], &[], move |p| {
-            let _ = tx.send(p);
-        })
-        .expect("watch");
+        let (mut watch, rx) = watch_into_channel();
+        let dirs = watch
+            .watch_folders(&[tmp.path().to_path_buf()], &[])
+            .expect("watch folders");
+        assert_eq!(dirs, 2, "the folder and src");
         fs::write(tmp.path().join("src/lib.rs"), "fn main() {}").expect("write");
         let got = rx.recv_timeout(DEADLINE).expect("an event within 5 s");
-        assert_eq!(got, canon(tmp.path()).join("src/lib.rs"));
+        assert_eq!(got, Change::Path(canon(tmp.path()).join("src/lib.rs")));
     }
 
     #[test]
-    fn ignored_hidden_and_temp_files_are_skipped() {
+    fn ignored_and_hidden_folders_are_not_watched() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let root = tmp.path();
         for dir in ["src", "target/debug", ".git"] {
             fs::create_dir_all(root.join(dir)).expect("mkdir");
         }
-        let (tx, rx) = mpsc::channel();
-        let _watch = watch_sources(&[root.to_path_buf()], &[root.join("target")], move |p| {
-            let _ = tx.send(p);
-        })
-        .expect("watch");
+        let (mut watch, rx) = watch_into_channel();
+        let dirs = watch
+            .watch_folders(&[root.to_path_buf()], &[root.join("target")])
+            .expect("watch folders");
+        assert_eq!(dirs, 2, "the folder and src");
         fs::write(root.join("target/debug/libapp.so"), "x").expect("write ignored");
         fs::create_dir_all(root.join("target/debug/deps")).expect("mkdir ignored");
         fs::write(root.join(".git/index"), "x").expect("write hidden");
-        fs::write(root.join("src/.lib.rs.swp"), "x").expect("write swap");
-        fs::write(root.join("src/lib.rs~"), "x").expect("write backup");
         fs::write(root.join("src/real.rs"), "x").expect("write real");
         let got = rx.recv_timeout(DEADLINE).expect("an event within 5 s");
-        assert_eq!(got, canon(root).join("src/real.rs"));
+        assert_eq!(got, Change::Path(canon(root).join("src/real.rs")));
     }
 
     #[test]
-    fn target_created_after_start_is_ignored() {
+    fn watching_other_dirs_replaces_the_folders() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let root = tmp.path();
-        let (tx, rx) = mpsc::channel();
-        let _watch = watch_sources(&[root.to_path_buf()], &[root.join("target")], move |p| {
-            let _ = tx.send(p);
-        })
-        .expect("watch");
-        fs::create_dir_all(root.join("target/debug")).expect("mkdir target");
-        fs::write(root.join("target/debug/out"), "x").expect("write ignored");
-        fs::write(root.join("build.rs"), "x").expect("write real");
-        let got = rx.recv_timeout(DEADLINE).expect("an event within 5 s");
-        assert_eq!(got, canon(root).join("build.rs"));
+        let root = canon(tmp.path());
+        for dir in ["src", "saves", "data"] {
+            fs::create_dir_all(root.join(dir)).expect("mkdir");
+        }
+        let (mut watch, rx) = watch_into_channel();
+        watch
+            .watch_folders(std::slice::from_ref(&root), &[])
+            .expect("watch folders");
+        let dirs = watch
+            .watch_dirs(&[
+                WatchDir {
+                    path: root.join("src"),
+                    recursive: true,
+                },
+                WatchDir {
+                    path: root.clone(),
+                    recursive: false,
+                },
+                WatchDir {
+                    path: root.join("gone"),
+                    recursive: false,
+                },
+            ])
+            .expect("watch dirs");
+        assert_eq!(
+            dirs, 2,
+            "src and the folder; a missing directory is skipped"
+        );
+        fs::write(root.join("saves/slot.json"), "x").expect("write unwatched");
+        fs::write(root.join("data/v.txt"), "x").expect("write unwatched");
+        fs::create_dir(root.join("src/extra")).expect("mkdir in a recursive watch");
+        assert_eq!(
+            rx.recv_timeout(DEADLINE).expect("an event within 5 s"),
+            Change::Path(root.join("src/extra"))
+        );
+        fs::write(root.join("src/extra/mod.rs"), "x").expect("write in the new dir");
+        assert_eq!(
+            rx.recv_timeout(DEADLINE).expect("an event within 5 s"),
+            Change::Path(root.join("src/extra/mod.rs"))
+        );
     }
 
     #[test]
     fn missing_dir_is_an_error() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let missing = tmp.path().join("nope");
-        let err = watch_sources(&[missing], &[], |_| {}).expect_err("must fail");
+        let (mut watch, _rx) = watch_into_channel();
+        let err = watch.watch_folders(&[missing], &[]).expect_err("must fail");
         assert!(
             err.to_string().contains("check that the directory exists"),
             "{err}"

@@ -60,8 +60,18 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 impl App {
     /// Copies `fixtures/<fixture>` under the name `<fixture>_<test>_<n>`.
     pub fn copy(fixture: &str, test: &str) -> App {
+        App::copy_fixture(fixture, test, "relive-e2e-")
+    }
+
+    /// Copies `fixtures/<fixture>` like [`App::copy`], into a hidden folder
+    /// (one whose name starts with a dot).
+    pub fn copy_hidden(fixture: &str, test: &str) -> App {
+        App::copy_fixture(fixture, test, ".relive-e2e-")
+    }
+
+    fn copy_fixture(fixture: &str, test: &str, prefix: &str) -> App {
         let src = workspace_root().join("fixtures").join(fixture);
-        App::copy_package(&src, fixture, test, |manifest, name| {
+        App::copy_package_with_prefix(&src, fixture, test, prefix, |manifest, name| {
             let relive = workspace_root().join("crates").join("relive");
             manifest
                 .replacen(
@@ -82,8 +92,19 @@ impl App {
         test: &str,
         rewrite: impl FnOnce(&str, &str) -> String,
     ) -> App {
+        App::copy_package_with_prefix(src, base, test, "relive-e2e-", rewrite)
+    }
+
+    /// [`App::copy_package`] into a temp folder named `<prefix><test>-...`.
+    fn copy_package_with_prefix(
+        src: &Path,
+        base: &str,
+        test: &str,
+        prefix: &str,
+        rewrite: impl FnOnce(&str, &str) -> String,
+    ) -> App {
         let dir = tempfile::Builder::new()
-            .prefix(&format!("relive-e2e-{test}-"))
+            .prefix(&format!("{prefix}{test}-"))
             .tempdir()
             .expect("temp dir");
         copy_dir(src, dir.path());

@@ -14,6 +14,9 @@
 //! - `process`: the app's process: text printed without a newline across
 //!   a swap, Ctrl-C in programs the app starts, panics the app catches, an
 //!   allocator of the app's own.
+//! - `inputs`: an app that writes files in its own package folder starts no
+//!   build; edits of `include_str!` files, new modules and rename saves
+//!   still reload at once.
 //! - `robust`: bad libraries, a library still being written, save storms, a
 //!   worker that will not stop, and a soak of hundreds of reloads.
 //! - `examples`: the `workers` and `migration` examples edited as their
@@ -43,6 +46,7 @@ mod examples;
 mod foreign;
 mod hazards;
 mod input;
+mod inputs;
 mod migrate;
 mod new_app;
 mod outside;
