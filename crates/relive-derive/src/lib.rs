@@ -10,6 +10,7 @@
 //! changes, instead of refusing the reload).
 #![deny(missing_docs)]
 
+mod enum_layout;
 mod fields;
 
 use proc_macro2::{Span, TokenStream};
@@ -215,16 +216,13 @@ fn probe_default(ty: &TokenStream) -> TokenStream {
     }}
 }
 
-fn describe_fields(members: &[Member], offsets: bool) -> Vec<TokenStream> {
+/// The layout description of each field, at the given offsets.
+fn describe_fields(members: &[Member], offsets: &[TokenStream]) -> Vec<TokenStream> {
     members
         .iter()
-        .map(|m| {
-            let (access, label, ty) = (&m.access, &m.label, &m.ty);
-            let offset = if offsets {
-                quote!(::core::mem::offset_of!(Self, #access))
-            } else {
-                quote!(0)
-            };
+        .zip(offsets)
+        .map(|(m, offset)| {
+            let (label, ty) = (&m.label, &m.ty);
             match m.attr {
                 Attr::Skip => quote!(layout.skipped_field(#label, #offset)),
                 Attr::Reset => quote!(layout.reset_field::<#ty>(#label, #offset)),
@@ -339,7 +337,14 @@ fn expand_struct(input: &DeriveInput, fields: &Fields) -> syn::Result<TokenStrea
     let label = name.to_string();
     let split = split(input);
     let members = members(fields)?;
-    let describe = describe_fields(&members, true);
+    let offsets: Vec<TokenStream> = members
+        .iter()
+        .map(|m| {
+            let access = &m.access;
+            quote!(::core::mem::offset_of!(Self, #access))
+        })
+        .collect();
+    let describe = describe_fields(&members, &offsets);
     let pod = if members.iter().any(|m| m.attr == Attr::Skip) {
         quote!(false)
     } else {
@@ -469,6 +474,19 @@ fn expand_enum(input: &DeriveInput, data: &syn::DataEnum) -> syn::Result<TokenSt
     let name = &input.ident;
     let label = name.to_string();
     let split = split(input);
+    let repr = enum_layout::repr_items(input)?;
+    let all_members = data
+        .variants
+        .iter()
+        .map(|v| members(&v.fields))
+        .collect::<syn::Result<Vec<_>>>()?;
+    let types: Vec<enum_layout::VariantTypes> = all_members
+        .iter()
+        .map(|m| enum_layout::VariantTypes {
+            types: m.iter().map(|m| m.ty.clone()).collect(),
+        })
+        .collect();
+    let shadows = enum_layout::shadows(input, data, &repr, &types);
 
     let mut describe = Vec::new();
     let mut snapshot = Vec::new();
@@ -479,9 +497,10 @@ fn expand_enum(input: &DeriveInput, data: &syn::DataEnum) -> syn::Result<TokenSt
     for (index, v) in data.variants.iter().enumerate() {
         let ident = &v.ident;
         let vlabel = ident.to_string();
+        let members = &all_members[index];
+        let fields = describe_fields(members, &shadows.offsets[index]);
+        let discriminant = &shadows.discriminants[index];
         let index = index as u32;
-        let members = members(&v.fields)?;
-        let fields = describe_fields(&members, false);
         let visits = visit_members(members.iter(), |m| {
             let b = &m.binding;
             quote!(#b)
@@ -499,13 +518,6 @@ fn expand_enum(input: &DeriveInput, data: &syn::DataEnum) -> syn::Result<TokenSt
             #[allow(unused_variables)]
             #pattern => { #(#visits)* }
         });
-        let discriminant = match &v.discriminant {
-            Some((_, expr)) => {
-                let text = quote!(#expr).to_string();
-                quote!(::core::option::Option::Some(#text))
-            }
-            None => quote!(::core::option::Option::None),
-        };
         describe.push(quote!({
             let fields = ::std::vec![#(#fields),*];
             layout.variant(#vlabel, #discriminant, fields)
@@ -521,7 +533,7 @@ fn expand_enum(input: &DeriveInput, data: &syn::DataEnum) -> syn::Result<TokenSt
                 quote!(::relive::State::snapshot(#b))
             }
         });
-        let shadow = shadow_fields(&members);
+        let shadow = shadow_fields(members);
         match &v.fields {
             Fields::Unit => {
                 snapshot.push(quote!(Self::#ident => Self::#ident));
@@ -549,7 +561,7 @@ fn expand_enum(input: &DeriveInput, data: &syn::DataEnum) -> syn::Result<TokenSt
                 });
                 shadow_variants.push(quote!(#[serde(rename = #vlabel)] #ident { #(#shadow),* }));
                 let carried_bindings: Vec<_> = carried.iter().map(|m| m.binding.clone()).collect();
-                let build = from_shadow(&quote!(Self::#ident), &members, |b| quote!(#b));
+                let build = from_shadow(&quote!(Self::#ident), members, |b| quote!(#b));
                 load_arms.push(quote!(__ReliveShadow::#ident { #(#carried_bindings),* } => #build));
             }
             Fields::Unnamed(_) => {
@@ -621,25 +633,24 @@ fn expand_enum(input: &DeriveInput, data: &syn::DataEnum) -> syn::Result<TokenSt
     } else {
         quote!(match self { #(#visit_arms),* })
     };
-    // The discriminants' type and values decide what the bytes mean.
-    let repr = match input.attrs.iter().find(|a| a.path().is_ident("repr")) {
-        Some(attr) => {
-            let text = quote!(#attr).to_string();
-            quote!(::core::option::Option::Some(::std::string::String::from(#text)))
-        }
-        None => quote!(::core::option::Option::None),
-    };
+    let layout_items = &shadows.items;
     Ok(quote! {
-        // SAFETY: the variants and field types come from the definition; the
-        // host moves enum bytes only between identical descriptions.
+        // SAFETY: the variants, field types, repr and discriminants come from
+        // the definition, the offsets from shadow types of the layout RFC 2195
+        // defines for the repr (checked against the enum's size and alignment)
+        // or, for a `repr(Rust)` enum, are 0 (see `Kind::Enum`); the host moves
+        // enum bytes only between identical descriptions.
         unsafe impl #state_impl {
             fn visit_pins(&self, visit: &mut dyn ::core::ops::FnMut(usize, bool)) {
                 #visit_body
             }
             fn describe(layout: &mut ::relive::state::LayoutBuilder) -> ::std::string::String {
-                layout.add::<Self>(|layout| ::relive::__rt::abi::layout::Kind::Enum {
-                    variants: ::std::vec![#(#describe),*],
-                    repr: #repr,
+                layout.add::<Self>(|layout| {
+                    #layout_items
+                    ::relive::__rt::abi::layout::Kind::Enum {
+                        variants: ::std::vec![#(#describe),*],
+                        repr: ::std::vec![#(::std::string::String::from(#repr)),*],
+                    }
                 })
             }
             #methods

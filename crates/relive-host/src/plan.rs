@@ -329,4 +329,6 @@ fn container_paths(name: &str, count: usize) -> Vec<&'static str> {
 }
 
 #[cfg(test)]
+mod identity_props;
+#[cfg(test)]
 mod tests;

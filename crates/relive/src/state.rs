@@ -297,16 +297,11 @@ impl LayoutBuilder {
         key
     }
 
-    /// One enum variant, with its explicit discriminant expression if any.
-    pub fn variant(
-        &mut self,
-        name: &str,
-        discriminant: Option<&str>,
-        fields: Vec<Field>,
-    ) -> Variant {
+    /// One enum variant, with its discriminant's value.
+    pub fn variant(&mut self, name: &str, discriminant: i128, fields: Vec<Field>) -> Variant {
         Variant {
             name: name.to_string(),
-            discriminant: discriminant.map(str::to_string),
+            discriminant,
             fields,
         }
     }

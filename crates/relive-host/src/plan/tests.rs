@@ -633,3 +633,90 @@ fn a_trait_object_whose_method_takes_a_changed_type_is_refused() {
     assert!(err.0.starts_with("All.painter"), "{}", err.0);
     assert!(err.0.contains("trait object"), "{}", err.0);
 }
+
+mod reprs {
+    pub mod c_and_u8 {
+        #[derive(relive::State)]
+        #[repr(u8)]
+        #[repr(C)]
+        pub enum E {
+            A(u8, u32),
+            B(u64),
+        }
+    }
+    pub mod c_u8 {
+        #[derive(relive::State)]
+        #[repr(C, u8)]
+        pub enum E {
+            A(u8, u32),
+            B(u64),
+        }
+    }
+    pub mod u8_only {
+        #[derive(relive::State)]
+        #[repr(u8)]
+        pub enum E {
+            A(u8, u32),
+            B(u64),
+        }
+    }
+}
+
+/// The layout of `T` with `path` as its key, so that two versions of it
+/// compare as one type changed in place (as across a reload).
+pub(super) fn as_key<T: relive::State>(path: &str) -> Layout {
+    let layout = layout::<T>();
+    let text = layout.to_json().replace(std::any::type_name::<T>(), path);
+    Layout::from_json(text.as_bytes()).expect("valid layout")
+}
+
+#[test]
+fn all_repr_attributes_and_variant_offsets_decide_identity() {
+    use reprs::*;
+    let split = as_key::<c_and_u8::E>("app::E");
+    let joined = as_key::<c_u8::E>("app::E");
+    let int_only = as_key::<u8_only::E>("app::E");
+    assert_eq!(split.types["app::E"].size, int_only.types["app::E"].size);
+    let p = plan(&split, &int_only).expect("by name");
+    assert_ne!(
+        p.mode,
+        Mode::Identical,
+        "A's fields moved from (8, 12) to (1, 4)"
+    );
+    assert_eq!(split, joined, "#[repr(u8)] #[repr(C)] is #[repr(C, u8)]");
+    assert_eq!(plan(&split, &joined).expect("same").mode, Mode::Identical);
+}
+
+mod generic_enum {
+    #[derive(relive::State)]
+    #[repr(C, u8)]
+    pub enum G<T> {
+        A(T, u8),
+        B(Option<Box<G<T>>>),
+        C,
+    }
+}
+
+#[test]
+fn generic_and_recursive_enums_record_real_offsets() {
+    use generic_enum::G;
+    let value: G<u32> = G::A(7, 1);
+    let base = &raw const value as usize;
+    let G::A(a, b) = &value else { unreachable!() };
+    let measured = vec![&raw const *a as usize - base, &raw const *b as usize - base];
+    let l = layout::<G<u32>>();
+    let Kind::Enum { variants, repr } = &l.root_def().expect("root").kind else {
+        panic!("not an enum");
+    };
+    assert_eq!(repr, &["C".to_string(), "u8".to_string()]);
+    let recorded: Vec<usize> = variants[0]
+        .fields
+        .iter()
+        .map(|f| f.offset as usize)
+        .collect();
+    assert_eq!(recorded, measured);
+    assert_eq!(
+        variants.iter().map(|v| v.discriminant).collect::<Vec<_>>(),
+        [0, 1, 2]
+    );
+}
