@@ -42,6 +42,13 @@ pub unsafe trait State: Sized + 'static {
         let _ = visit;
     }
 
+    /// True when [`State::save`] may write serde's unit or `none` (as `()`
+    /// and `Option` do), which a self-describing format cannot tell from an
+    /// `Option`'s `None`: an `Option` around such a type saves `Some` as a
+    /// one-element sequence, so that `Some(None)` and `Some(())` load back
+    /// as themselves.
+    const SAVES_AS_UNIT: bool = false;
+
     /// Adds this type (and the types inside it) to `layout`, returns its key.
     fn describe(layout: &mut LayoutBuilder) -> String;
 

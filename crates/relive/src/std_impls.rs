@@ -16,11 +16,12 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::state::{Carry, LayoutBuilder, Load, State};
 
 macro_rules! scalar {
-    ($pod:literal: $($t:ty),*) => {$(
+    ($pod:literal, unit $unit:literal: $($t:ty),*) => {$(
         // SAFETY: a scalar's size and alignment are all its layout; the plain
         // ones are copyable bit for bit.
         unsafe impl State for $t {
             const POD: bool = $pod;
+            const SAVES_AS_UNIT: bool = $unit;
 
             fn describe(layout: &mut LayoutBuilder) -> String {
                 layout.scalar::<$t>()
@@ -38,16 +39,18 @@ macro_rules! scalar {
     )*};
 }
 
-scalar!(true:
-    u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64, bool, char, (),
+scalar!(true, unit false:
+    u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64, bool, char,
     std::time::Duration
 );
-scalar!(false: String, std::path::PathBuf);
+scalar!(true, unit true: ());
+scalar!(false, unit false: String, std::path::PathBuf);
 
 macro_rules! container {
     (
         $name:literal, [$($generics:tt)*], $ty:ty, [$($p:ident),+],
         pins |$pv:ident, $pf:ident| $pins:expr,
+        $(unit: $unit:expr,)?
         snapshot |$s:ident| $copy:expr,
         save |$v:ident, $ser:ident| $save:expr,
         load |$de:ident| $load:expr
@@ -55,6 +58,7 @@ macro_rules! container {
         // SAFETY: the container's own layout is fixed by the compiler, which the
         // handshake pins; its parameters describe themselves.
         unsafe impl<$($generics)*> State for $ty {
+            $(const SAVES_AS_UNIT: bool = $unit;)?
             fn describe(layout: &mut LayoutBuilder) -> String {
                 let args = vec![$($p::describe(layout)),+];
                 layout.container::<Self>($name, args)
@@ -95,11 +99,13 @@ container!("VecDeque", [T: State], VecDeque<T>, [T],
     load |d| Ok(Vec::<Load<T>>::deserialize(d)?.into_iter().map(|l| l.0).collect()));
 container!("Option", [T: State], Option<T>, [T],
     pins |v, f| v.iter().for_each(|x| x.visit_pins(f)),
+    unit: true,
     snapshot |s| s.as_ref().map(State::snapshot),
-    save |v, s| v.as_ref().map(Carry).serialize(s),
-    load |d| Ok(Option::<Load<T>>::deserialize(d)?.map(|l| l.0)));
+    save |v, s| save_option(v, s),
+    load |d| load_option(d));
 container!("Box", [T: State], Box<T>, [T],
     pins |v, f| T::visit_pins(v, f),
+    unit: T::SAVES_AS_UNIT,
     snapshot |s| Box::new(T::snapshot(s)),
     save |v, s| T::save(v, s),
     load |d| T::load(d).map(Box::new));
@@ -135,6 +141,30 @@ container!("BTreeMap", [K: State + Ord, V: State], BTreeMap<K, V>, [K, V],
         .into_iter()
         .map(|(k, v)| (k.0, v.0))
         .collect()));
+
+/// `None` is serde's none and `Some(x)` is `x`, except when `x` may itself
+/// be saved as a unit or a none: then `Some(x)` is the sequence `[x]`.
+fn save_option<T: State, S: Serializer>(
+    value: &Option<T>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        None => serializer.serialize_none(),
+        Some(x) if T::SAVES_AS_UNIT => serializer.serialize_some(&(Carry(x),)),
+        Some(x) => serializer.serialize_some(&Carry(x)),
+    }
+}
+
+/// Reads what [`save_option`] wrote.
+fn load_option<'de, T: State, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    if T::SAVES_AS_UNIT {
+        Ok(Option::<(Load<T>,)>::deserialize(deserializer)?.map(|(l,)| l.0))
+    } else {
+        Ok(Option::<Load<T>>::deserialize(deserializer)?.map(|l| l.0))
+    }
+}
 
 /// A copy of a slice of plain data: one `memcpy`.
 fn copy_pod<T: State>(items: &[T]) -> Vec<T> {

@@ -740,3 +740,44 @@ fn generic_and_recursive_enums_record_real_offsets() {
         [0, 1, 2]
     );
 }
+
+mod options {
+    pub mod plain {
+        #[derive(Default, relive::State)]
+        pub struct All {
+            pub a: Option<u8>,
+            pub b: u8,
+        }
+    }
+    pub mod nested {
+        #[derive(Default, relive::State)]
+        pub struct All {
+            pub a: Option<Option<u8>>,
+            pub b: u8,
+        }
+    }
+    pub mod unit {
+        #[derive(Default, relive::State)]
+        pub struct All {
+            pub a: Option<u8>,
+            pub b: Option<()>,
+        }
+    }
+}
+
+#[test]
+fn options_around_options_or_units_are_not_widened_into() {
+    use options::{nested, plain, unit};
+    let old = moved(layout::<plain::All>(), "options::plain", "options::v");
+    for new in [
+        moved(layout::<nested::All>(), "options::nested", "options::v"),
+        moved(layout::<unit::All>(), "options::unit", "options::v"),
+    ] {
+        let err = plan(&old, &new).expect_err("refused");
+        assert!(
+            err.0.contains("an Option around an Option or ()"),
+            "{}",
+            err.0
+        );
+    }
+}
