@@ -80,6 +80,10 @@ pub enum Kind {
         /// What it is, for messages.
         what: String,
     },
+    /// The type of a `#[relive(skip)]` field, which need not be `State`: only
+    /// its name, size and alignment are known. Its key is the type's path
+    /// followed by `#skipped`.
+    Opaque,
     /// A standard container whose own layout is fixed by the compiler
     /// (`Vec`, `VecDeque`, `Option`, `Box`, maps and sets).
     Container {
@@ -98,9 +102,11 @@ pub struct Field {
     /// Byte offset within the value (for the fields of an enum variant, zero
     /// unless [`defined_layout`] holds for the enum's `repr`, see [`Kind::Enum`]).
     pub offset: u64,
-    /// Key of the field's type (empty for a skipped field).
+    /// Key of the field's type (for a skipped field, a [`Kind::Opaque`] type).
     pub ty: String,
-    /// `#[relive(skip)]`: never carried; `Default` and `reloaded` re-create it.
+    /// `#[relive(skip)]`: never carried; `Default` and `reloaded` re-create
+    /// it. When the value around it moves as bytes, the new code drops the
+    /// old value and sets `Default`.
     #[serde(default, skip_serializing_if = "is_false")]
     pub skip: bool,
     /// `#[relive(reset)]`: starts from `Default` when its type changes,

@@ -216,6 +216,31 @@ fn probe_default(ty: &TokenStream) -> TokenStream {
     }}
 }
 
+/// The statements of `reset_skipped` for these fields; `place` names a
+/// field as a place expression.
+fn reset_skipped(members: &[Member], place: impl Fn(&Member) -> TokenStream) -> TokenStream {
+    let resets = members.iter().map(|m| {
+        let (ty, label) = (&m.ty, &m.label);
+        let at = place(m);
+        if m.attr == Attr::Skip {
+            let default = probe_default(&quote!(#ty));
+            quote! {
+                #at = ::core::option::Option::expect(
+                    #default,
+                    ::core::concat!("relive: skipped field `", #label, "` has no Default"),
+                );
+            }
+        } else {
+            quote! {
+                if skipped.inside::<#ty>() {
+                    ::relive::State::reset_skipped(&mut #at, skipped);
+                }
+            }
+        }
+    });
+    quote!(#(#resets)*)
+}
+
 /// The layout description of each field, at the given offsets.
 fn describe_fields(members: &[Member], offsets: &[TokenStream]) -> Vec<TokenStream> {
     members
@@ -224,7 +249,7 @@ fn describe_fields(members: &[Member], offsets: &[TokenStream]) -> Vec<TokenStre
         .map(|(m, offset)| {
             let (label, ty) = (&m.label, &m.ty);
             match m.attr {
-                Attr::Skip => quote!(layout.skipped_field(#label, #offset)),
+                Attr::Skip => quote!(layout.skipped_field::<#ty>(#label, #offset)),
                 Attr::Reset => quote!(layout.reset_field::<#ty>(#label, #offset)),
                 Attr::Carry => quote!(layout.field::<#ty>(#label, #offset)),
             }
@@ -391,6 +416,15 @@ fn expand_struct(input: &DeriveInput, fields: &Fields) -> syn::Result<TokenStrea
     };
     let assemble = members.iter().enumerate().map(|(i, m)| {
         let (access, ty) = (&m.access, &m.ty);
+        // A moved field's own skipped fields start from `Default` (a skipped
+        // field itself is never moved).
+        let reset = (m.attr != Attr::Skip).then(|| {
+            quote! {
+                if skipped.inside::<#ty>() {
+                    ::relive::State::reset_skipped(&mut out.#access, skipped);
+                }
+            }
+        });
         quote! {
             if let ::core::option::Option::Some(&offset) = sources.get(#i) {
                 if offset >= 0 {
@@ -400,6 +434,7 @@ fn expand_struct(input: &DeriveInput, fields: &Fields) -> syn::Result<TokenStrea
                         let moved = ::core::ptr::read(src.add(offset as usize).cast::<#ty>());
                         out.#access = moved;
                     }
+                    #reset
                 }
             }
         }
@@ -434,6 +469,10 @@ fn expand_struct(input: &DeriveInput, fields: &Fields) -> syn::Result<TokenStrea
         quote!({ #(#shadow),* }),
         build,
     );
+    let resets = reset_skipped(&members, |m| {
+        let access = &m.access;
+        quote!(self.#access)
+    });
     let state_impl = split.header(quote!(::relive::State), name);
     let root_impl = split.header(quote!(::relive::state::Root), name);
     let visits = visit_members(members.iter(), |m| {
@@ -449,6 +488,10 @@ fn expand_struct(input: &DeriveInput, fields: &Fields) -> syn::Result<TokenStrea
             fn visit_pins(&self, visit: &mut dyn ::core::ops::FnMut(usize, bool)) {
                 #(#visits)*
             }
+            #[allow(unused_variables)]
+            fn reset_skipped(&mut self, skipped: &::relive::state::Skipped) {
+                #resets
+            }
             fn describe(layout: &mut ::relive::state::LayoutBuilder) -> ::std::string::String {
                 layout.add::<Self>(|layout| ::relive::__rt::abi::layout::Kind::Struct {
                     fields: ::std::vec![#(#describe),*],
@@ -458,7 +501,13 @@ fn expand_struct(input: &DeriveInput, fields: &Fields) -> syn::Result<TokenStrea
         }
 
         impl #root_impl {
-            unsafe fn assemble(base: Self, src: *const u8, sources: &[i64]) -> Self {
+            #[allow(unused_variables)]
+            unsafe fn assemble(
+                base: Self,
+                src: *const u8,
+                sources: &[i64],
+                skipped: &::relive::state::Skipped,
+            ) -> Self {
                 let mut out = base;
                 #(#assemble)*
                 out
@@ -489,6 +538,7 @@ fn expand_enum(input: &DeriveInput, data: &syn::DataEnum) -> syn::Result<TokenSt
     let shadows = enum_layout::shadows(input, data, &repr, &types);
 
     let mut describe = Vec::new();
+    let mut reset_arms = Vec::new();
     let mut snapshot = Vec::new();
     let mut save = Vec::new();
     let mut shadow_variants = Vec::new();
@@ -534,6 +584,22 @@ fn expand_enum(input: &DeriveInput, data: &syn::DataEnum) -> syn::Result<TokenSt
             }
         });
         let shadow = shadow_fields(members);
+        let resets = reset_skipped(members, |m| {
+            let b = &m.binding;
+            quote!(*#b)
+        });
+        let pattern = match &v.fields {
+            Fields::Unit => quote!(Self::#ident),
+            Fields::Named(_) => {
+                let accesses = members.iter().map(|m| &m.access);
+                quote!(Self::#ident { #(#accesses: #bindings),* })
+            }
+            Fields::Unnamed(_) => quote!(Self::#ident(#(#bindings),*)),
+        };
+        reset_arms.push(quote! {
+            #[allow(unused_variables)]
+            #pattern => { #resets }
+        });
         match &v.fields {
             Fields::Unit => {
                 snapshot.push(quote!(Self::#ident => Self::#ident));
@@ -627,6 +693,11 @@ fn expand_enum(input: &DeriveInput, data: &syn::DataEnum) -> syn::Result<TokenSt
         quote!({ #(#shadow_variants),* }),
         quote!(match shadow { #(#load_arms),* }),
     );
+    let reset_body = if data.variants.is_empty() {
+        quote!(match *self {})
+    } else {
+        quote!(match self { #(#reset_arms),* })
+    };
     let state_impl = split.header(quote!(::relive::State), name);
     let visit_body = if data.variants.is_empty() {
         quote!(match *self {})
@@ -643,6 +714,10 @@ fn expand_enum(input: &DeriveInput, data: &syn::DataEnum) -> syn::Result<TokenSt
         unsafe impl #state_impl {
             fn visit_pins(&self, visit: &mut dyn ::core::ops::FnMut(usize, bool)) {
                 #visit_body
+            }
+            #[allow(unused_variables)]
+            fn reset_skipped(&mut self, skipped: &::relive::state::Skipped) {
+                #reset_body
             }
             fn describe(layout: &mut ::relive::state::LayoutBuilder) -> ::std::string::String {
                 layout.add::<Self>(|layout| {
