@@ -47,15 +47,24 @@ pub enum Kind {
         /// Elements, named `0`, `1`, ...
         fields: Vec<Field>,
     },
-    /// An enum; variant field offsets are not recorded (Rust does not expose
-    /// them), so two enums match only when everything else is identical.
+    /// An enum.
+    ///
+    /// Where Rust defines the layout (a `C` or integer `repr`, RFC 2195), the
+    /// variants' field offsets are the real ones. A `repr(Rust)` enum's
+    /// variant field offsets cannot be observed on stable Rust without a
+    /// value of every variant, so they are recorded as 0; rustc lays such an
+    /// enum out as a fixed function of its definition (the variants, their
+    /// order, discriminants and fields) and of its fields' layouts, so two
+    /// descriptions that agree on all of those, recursively, under the same
+    /// compiler (which the handshake checks), have the same bytes.
     Enum {
         /// Variants in declaration order.
         variants: Vec<Variant>,
-        /// The `#[repr(..)]` attribute, as written (its discriminant type
-        /// and layout rules).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        repr: Option<String>,
+        /// The items of all its `#[repr(..)]` attributes, sorted and without
+        /// duplicates (`#[repr(u8)] #[repr(C)]` and `#[repr(C, u8)]` are both
+        /// `["C", "u8"]`): the discriminant's type and the layout rules.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        repr: Vec<String>,
     },
     /// A fixed-size array.
     Array {
@@ -79,6 +88,10 @@ pub enum Kind {
         /// The full Rust path of the carried type.
         ty: String,
     },
+    /// The type of a `#[relive(skip)]` field, which need not be `State`: only
+    /// its name, size and alignment are known. Its key is the type's path
+    /// followed by `#skipped`.
+    Opaque,
     /// A standard container whose own layout is fixed by the compiler
     /// (`Vec`, `VecDeque`, `Option`, `Box`, maps and sets).
     Container {
@@ -94,11 +107,14 @@ pub enum Kind {
 pub struct Field {
     /// Field name (`0`, `1`, ... for positional fields).
     pub name: String,
-    /// Byte offset within the value (zero for enum variant fields).
+    /// Byte offset within the value (for the fields of an enum variant, zero
+    /// unless [`defined_layout`] holds for the enum's `repr`, see [`Kind::Enum`]).
     pub offset: u64,
-    /// Key of the field's type (empty for a skipped field).
+    /// Key of the field's type (for a skipped field, a [`Kind::Opaque`] type).
     pub ty: String,
-    /// `#[relive(skip)]`: never carried; `Default` and `reloaded` re-create it.
+    /// `#[relive(skip)]`: never carried; `Default` and `reloaded` re-create
+    /// it. When the value around it moves as bytes, the new code drops the
+    /// old value and sets `Default`.
     #[serde(default, skip_serializing_if = "is_false")]
     pub skip: bool,
     /// `#[relive(reset)]`: starts from `Default` when its type changes,
@@ -116,11 +132,28 @@ fn is_false(b: &bool) -> bool {
 pub struct Variant {
     /// Variant name.
     pub name: String,
-    /// Its explicit discriminant expression, as written.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub discriminant: Option<String>,
+    /// Its discriminant's value as the compiler computed it (explicit or
+    /// implicit), as an `i128` (a `u128` discriminant keeps its bits). It
+    /// crosses as a decimal string: JSON numbers do not hold 128 bits.
+    #[serde(with = "decimal")]
+    pub discriminant: i128,
     /// Its fields, in declaration order.
     pub fields: Vec<Field>,
+}
+
+/// An `i128` as a decimal string.
+mod decimal {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
+
+    pub fn serialize<S: Serializer>(value: &i128, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(value)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i128, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse()
+            .map_err(|_| D::Error::custom(format!("not a discriminant: {text:?}")))
+    }
 }
 
 impl Layout {
@@ -139,6 +172,17 @@ impl Layout {
     pub fn root_def(&self) -> Option<&TypeDef> {
         self.types.get(&self.root)
     }
+}
+
+/// Whether an enum with these `repr` items has the layout that RFC 2195
+/// defines (a `C` or primitive integer `repr`), so that its variants' field
+/// offsets are recorded.
+pub fn defined_layout(repr: &[String]) -> bool {
+    const INTEGERS: [&str; 12] = [
+        "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize",
+    ];
+    repr.iter()
+        .any(|item| item == "C" || INTEGERS.contains(&item.as_str()))
 }
 
 /// Shortens a full Rust type path for messages: `alloc::vec::Vec<app::P>`

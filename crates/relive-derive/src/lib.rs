@@ -10,6 +10,7 @@
 //! changes, instead of refusing the reload).
 #![deny(missing_docs)]
 
+mod enum_layout;
 mod fields;
 
 use proc_macro2::{Span, TokenStream};
@@ -221,18 +222,43 @@ fn probe_default(ty: &TokenStream) -> TokenStream {
     }}
 }
 
-fn describe_fields(members: &[Member], offsets: bool) -> Vec<TokenStream> {
+/// The statements of `reset_skipped` for these fields; `place` names a
+/// field as a place expression.
+fn reset_skipped(members: &[Member], place: impl Fn(&Member) -> TokenStream) -> TokenStream {
+    let resets = members.iter().map(|m| {
+        let (ty, label) = (&m.ty, &m.label);
+        let at = place(m);
+        if m.attr == Attr::Skip {
+            let default = probe_default(&quote!(#ty));
+            quote! {
+                #at = ::core::option::Option::expect(
+                    #default,
+                    ::core::concat!("relive: skipped field `", #label, "` has no Default"),
+                );
+            }
+        } else if m.serde {
+            // A serde value is opaque to relive: no skipped field inside.
+            quote!()
+        } else {
+            quote! {
+                if skipped.inside::<#ty>() {
+                    ::relive::State::reset_skipped(&mut #at, skipped);
+                }
+            }
+        }
+    });
+    quote!(#(#resets)*)
+}
+
+/// The layout description of each field, at the given offsets.
+fn describe_fields(members: &[Member], offsets: &[TokenStream]) -> Vec<TokenStream> {
     members
         .iter()
-        .map(|m| {
-            let (access, label, ty) = (&m.access, &m.label, m.state_ty());
-            let offset = if offsets {
-                quote!(::core::mem::offset_of!(Self, #access))
-            } else {
-                quote!(0)
-            };
+        .zip(offsets)
+        .map(|(m, offset)| {
+            let (label, ty) = (&m.label, m.state_ty());
             match m.attr {
-                Attr::Skip => quote!(layout.skipped_field(#label, #offset)),
+                Attr::Skip => quote!(layout.skipped_field::<#ty>(#label, #offset)),
                 Attr::Reset => quote!(layout.reset_field::<#ty>(#label, #offset)),
                 Attr::Carry => quote!(layout.field::<#ty>(#label, #offset)),
             }
@@ -400,7 +426,14 @@ fn expand_struct(input: &DeriveInput, fields: &Fields) -> syn::Result<TokenStrea
     let label = name.to_string();
     let split = split(input);
     let members = members(fields)?;
-    let describe = describe_fields(&members, true);
+    let offsets: Vec<TokenStream> = members
+        .iter()
+        .map(|m| {
+            let access = &m.access;
+            quote!(::core::mem::offset_of!(Self, #access))
+        })
+        .collect();
+    let describe = describe_fields(&members, &offsets);
     let pod = if members.iter().any(|m| m.attr == Attr::Skip) {
         quote!(false)
     } else {
@@ -460,6 +493,15 @@ fn expand_struct(input: &DeriveInput, fields: &Fields) -> syn::Result<TokenStrea
     };
     let assemble = members.iter().enumerate().map(|(i, m)| {
         let (access, ty) = (&m.access, &m.ty);
+        // A moved field's own skipped fields start from `Default` (a skipped
+        // field itself is never moved).
+        let reset = (m.attr != Attr::Skip && !m.serde).then(|| {
+            quote! {
+                if skipped.inside::<#ty>() {
+                    ::relive::State::reset_skipped(&mut out.#access, skipped);
+                }
+            }
+        });
         quote! {
             if let ::core::option::Option::Some(&offset) = sources.get(#i) {
                 if offset >= 0 {
@@ -469,6 +511,7 @@ fn expand_struct(input: &DeriveInput, fields: &Fields) -> syn::Result<TokenStrea
                         let moved = ::core::ptr::read(src.add(offset as usize).cast::<#ty>());
                         out.#access = moved;
                     }
+                    #reset
                 }
             }
         }
@@ -514,6 +557,10 @@ fn expand_struct(input: &DeriveInput, fields: &Fields) -> syn::Result<TokenStrea
         quote!({ #(#shadow),* }),
         build,
     );
+    let resets = reset_skipped(&members, |m| {
+        let access = &m.access;
+        quote!(self.#access)
+    });
     let state_impl = split.header(quote!(::relive::State), name);
     let root_impl = split.header(quote!(::relive::state::Root), name);
     let visits = visit_members(members.iter(), |m| {
@@ -529,6 +576,10 @@ fn expand_struct(input: &DeriveInput, fields: &Fields) -> syn::Result<TokenStrea
             fn visit_pins(&self, visit: &mut dyn ::core::ops::FnMut(usize, bool)) {
                 #(#visits)*
             }
+            #[allow(unused_variables)]
+            fn reset_skipped(&mut self, skipped: &::relive::state::Skipped) {
+                #resets
+            }
             fn describe(layout: &mut ::relive::state::LayoutBuilder) -> ::std::string::String {
                 layout.add::<Self>(|layout| ::relive::__rt::abi::layout::Kind::Struct {
                     fields: ::std::vec![#(#describe),*],
@@ -538,7 +589,13 @@ fn expand_struct(input: &DeriveInput, fields: &Fields) -> syn::Result<TokenStrea
         }
 
         impl #root_impl {
-            unsafe fn assemble(base: Self, src: *const u8, sources: &[i64]) -> Self {
+            #[allow(unused_variables)]
+            unsafe fn assemble(
+                base: Self,
+                src: *const u8,
+                sources: &[i64],
+                skipped: &::relive::state::Skipped,
+            ) -> Self {
                 let mut out = base;
                 #(#assemble)*
                 out
@@ -554,8 +611,22 @@ fn expand_enum(input: &DeriveInput, data: &syn::DataEnum) -> syn::Result<TokenSt
     let name = &input.ident;
     let label = name.to_string();
     let split = split(input);
+    let repr = enum_layout::repr_items(input)?;
+    let all_members = data
+        .variants
+        .iter()
+        .map(|v| members(&v.fields))
+        .collect::<syn::Result<Vec<_>>>()?;
+    let types: Vec<enum_layout::VariantTypes> = all_members
+        .iter()
+        .map(|m| enum_layout::VariantTypes {
+            types: m.iter().map(|m| m.ty.clone()).collect(),
+        })
+        .collect();
+    let shadows = enum_layout::shadows(input, data, &repr, &types);
 
     let mut describe = Vec::new();
+    let mut reset_arms = Vec::new();
     let mut snapshot = Vec::new();
     let mut save = Vec::new();
     let mut shadow_variants = Vec::new();
@@ -565,9 +636,10 @@ fn expand_enum(input: &DeriveInput, data: &syn::DataEnum) -> syn::Result<TokenSt
     for (index, v) in data.variants.iter().enumerate() {
         let ident = &v.ident;
         let vlabel = ident.to_string();
+        let members = &all_members[index];
+        let fields = describe_fields(members, &shadows.offsets[index]);
+        let discriminant = &shadows.discriminants[index];
         let index = index as u32;
-        let members = members(&v.fields)?;
-        let fields = describe_fields(&members, false);
         let visits = visit_members(members.iter(), |m| {
             let b = &m.binding;
             quote!(#b)
@@ -585,13 +657,6 @@ fn expand_enum(input: &DeriveInput, data: &syn::DataEnum) -> syn::Result<TokenSt
             #[allow(unused_variables)]
             #pattern => { #(#visits)* }
         });
-        let discriminant = match &v.discriminant {
-            Some((_, expr)) => {
-                let text = quote!(#expr).to_string();
-                quote!(::core::option::Option::Some(#text))
-            }
-            None => quote!(::core::option::Option::None),
-        };
         describe.push(quote!({
             let fields = ::std::vec![#(#fields),*];
             layout.variant(#vlabel, #discriminant, fields)
@@ -607,7 +672,23 @@ fn expand_enum(input: &DeriveInput, data: &syn::DataEnum) -> syn::Result<TokenSt
                 snapshot_of(m, quote!(#b))
             }
         });
-        let shadow = shadow_fields(&members, &mut helpers);
+        let shadow = shadow_fields(members, &mut helpers);
+        let resets = reset_skipped(members, |m| {
+            let b = &m.binding;
+            quote!(*#b)
+        });
+        let pattern = match &v.fields {
+            Fields::Unit => quote!(Self::#ident),
+            Fields::Named(_) => {
+                let accesses = members.iter().map(|m| &m.access);
+                quote!(Self::#ident { #(#accesses: #bindings),* })
+            }
+            Fields::Unnamed(_) => quote!(Self::#ident(#(#bindings),*)),
+        };
+        reset_arms.push(quote! {
+            #[allow(unused_variables)]
+            #pattern => { #resets }
+        });
         match &v.fields {
             Fields::Unit => {
                 snapshot.push(quote!(Self::#ident => Self::#ident));
@@ -635,7 +716,7 @@ fn expand_enum(input: &DeriveInput, data: &syn::DataEnum) -> syn::Result<TokenSt
                 });
                 shadow_variants.push(quote!(#[serde(rename = #vlabel)] #ident { #(#shadow),* }));
                 let carried_bindings: Vec<_> = carried.iter().map(|m| m.binding.clone()).collect();
-                let build = from_shadow(&quote!(Self::#ident), &members, |b| quote!(#b));
+                let build = from_shadow(&quote!(Self::#ident), members, |b| quote!(#b));
                 load_arms.push(quote!(__ReliveShadow::#ident { #(#carried_bindings),* } => #build));
             }
             Fields::Unnamed(_) => {
@@ -703,31 +784,39 @@ fn expand_enum(input: &DeriveInput, data: &syn::DataEnum) -> syn::Result<TokenSt
         quote!({ #(#shadow_variants),* }),
         quote!(match shadow { #(#load_arms),* }),
     );
+    let reset_body = if data.variants.is_empty() {
+        quote!(match *self {})
+    } else {
+        quote!(match self { #(#reset_arms),* })
+    };
     let state_impl = split.header(quote!(::relive::State), name);
     let visit_body = if data.variants.is_empty() {
         quote!(match *self {})
     } else {
         quote!(match self { #(#visit_arms),* })
     };
-    // The discriminants' type and values decide what the bytes mean.
-    let repr = match input.attrs.iter().find(|a| a.path().is_ident("repr")) {
-        Some(attr) => {
-            let text = quote!(#attr).to_string();
-            quote!(::core::option::Option::Some(::std::string::String::from(#text)))
-        }
-        None => quote!(::core::option::Option::None),
-    };
+    let layout_items = &shadows.items;
     Ok(quote! {
-        // SAFETY: the variants and field types come from the definition; the
-        // host moves enum bytes only between identical descriptions.
+        // SAFETY: the variants, field types, repr and discriminants come from
+        // the definition, the offsets from shadow types of the layout RFC 2195
+        // defines for the repr (checked against the enum's size and alignment)
+        // or, for a `repr(Rust)` enum, are 0 (see `Kind::Enum`); the host moves
+        // enum bytes only between identical descriptions.
         unsafe impl #state_impl {
             fn visit_pins(&self, visit: &mut dyn ::core::ops::FnMut(usize, bool)) {
                 #visit_body
             }
+            #[allow(unused_variables)]
+            fn reset_skipped(&mut self, skipped: &::relive::state::Skipped) {
+                #reset_body
+            }
             fn describe(layout: &mut ::relive::state::LayoutBuilder) -> ::std::string::String {
-                layout.add::<Self>(|layout| ::relive::__rt::abi::layout::Kind::Enum {
-                    variants: ::std::vec![#(#describe),*],
-                    repr: #repr,
+                layout.add::<Self>(|layout| {
+                    #layout_items
+                    ::relive::__rt::abi::layout::Kind::Enum {
+                        variants: ::std::vec![#(#describe),*],
+                        repr: ::std::vec![#(::std::string::String::from(#repr)),*],
+                    }
                 })
             }
             #methods

@@ -103,7 +103,7 @@ pub struct Refusal(pub String);
 pub fn plan(old: &Layout, new: &Layout) -> Result<Plan, Refusal> {
     let root = short_name(&new.root);
     let mut identical = Identical::new(old, new);
-    let mut plan = if identical.same(&old.root, &new.root) && !has_skipped(new) {
+    let mut plan = if identical.same(&old.root, &new.root) {
         Plan::new(Mode::Identical)
     } else if let Some(plan) = fields_plan(old, new, &root, &mut identical) {
         plan
@@ -141,7 +141,8 @@ fn struct_fields<'a>(layout: &'a Layout, key: &str) -> Option<&'a [Field]> {
 }
 
 /// A field-by-field move of the state struct, if every kept field has an
-/// identical layout (or is a reset field) and no skipped field hides inside.
+/// identical layout (or is a reset field). Skipped fields inside moved
+/// fields are reset by the new code.
 fn fields_plan(
     old: &Layout,
     new: &Layout,
@@ -160,9 +161,6 @@ fn fields_plan(
         match before {
             _ if field.skip => plan.sources.push(-1),
             Some(before) if identical.same(&before.ty, &field.ty) => {
-                if contains_skipped(new, &field.ty) {
-                    return None;
-                }
                 plan.sources.push(before.offset as i64);
             }
             Some(_) if field.reset => {
@@ -189,44 +187,6 @@ fn fields_plan(
         }
     }
     Some(plan)
-}
-
-/// Whether any struct or variant reachable in `layout` has a skipped field.
-fn has_skipped(layout: &Layout) -> bool {
-    contains_skipped(layout, &layout.root)
-}
-
-fn contains_skipped(layout: &Layout, key: &str) -> bool {
-    let mut seen = std::collections::HashSet::new();
-    let mut stack = vec![key.to_string()];
-    while let Some(key) = stack.pop() {
-        if !seen.insert(key.clone()) {
-            continue;
-        }
-        let Some(def) = layout.types.get(&key) else {
-            continue;
-        };
-        let fields: Vec<&Field> = match &def.kind {
-            Kind::Struct { fields } | Kind::Tuple { fields } => fields.iter().collect(),
-            Kind::Enum { variants, .. } => variants.iter().flat_map(|v| &v.fields).collect(),
-            Kind::Array { elem, .. } => {
-                stack.push(elem.clone());
-                Vec::new()
-            }
-            Kind::Container { args, .. } => {
-                stack.extend(args.iter().cloned());
-                Vec::new()
-            }
-            Kind::Scalar | Kind::Pinned { .. } | Kind::Serde { .. } => Vec::new(),
-        };
-        for field in fields {
-            if field.skip {
-                return true;
-            }
-            stack.push(field.ty.clone());
-        }
-    }
-    false
 }
 
 /// A carried value that points into the library that made it.
@@ -308,7 +268,7 @@ impl PinWalk<'_> {
                     self.visit(arg, &format!("{path}{suffix}"), reset);
                 }
             }
-            Kind::Scalar | Kind::Serde { .. } => {}
+            Kind::Scalar | Kind::Serde { .. } | Kind::Opaque => {}
         }
         self.seen.remove(key);
     }
@@ -337,5 +297,7 @@ fn container_paths(name: &str, count: usize) -> Vec<&'static str> {
     }
 }
 
+#[cfg(test)]
+mod identity_props;
 #[cfg(test)]
 mod tests;

@@ -19,7 +19,7 @@ pub use crate::via_serde::{SnapshotProbe, ViaClone, ViaSerde, load_field as load
 pub use relive_abi as abi;
 use relive_abi::{Adopt, Bytes, FrameInfo, StateRef, Status};
 
-use crate::state::{Carry, LayoutBuilder, Load, Root, State};
+use crate::state::{Carry, LayoutBuilder, Load, Root, Skipped, State};
 use crate::{App, Ctx, Flow, allocator, panics, workers};
 
 /// `rustc -V` of the compiler that built this crate (and so the app).
@@ -139,6 +139,7 @@ pub struct Slot<T> {
     live: AtomicBool,
     snapshot: UnsafeCell<Option<Box<T>>>,
     layout: OnceLock<String>,
+    skipped: OnceLock<Skipped>,
     saved: UnsafeCell<Vec<u8>>,
 }
 
@@ -168,6 +169,7 @@ impl<T> Slot<T> {
             live: AtomicBool::new(false),
             snapshot: UnsafeCell::new(None),
             layout: OnceLock::new(),
+            skipped: OnceLock::new(),
             saved: UnsafeCell::new(Vec::new()),
         }
     }
@@ -258,13 +260,22 @@ pub fn layout<T: App + Root>(slot: &Slot<T>) -> Bytes {
         len: 0,
     };
     guard(|| {
-        let text = slot
-            .layout
-            .get_or_init(|| LayoutBuilder::layout_of::<T>().to_json());
+        let text = slot.layout.get_or_init(|| {
+            let layout = LayoutBuilder::layout_of::<T>();
+            // Worked out here, before any swap, rather than in its pause.
+            let _ = slot.skipped.set(Skipped::of(&layout));
+            layout.to_json()
+        });
         out = bytes(text);
         Ok(Status::OK)
     });
     out
+}
+
+/// The state's types that hide a `#[relive(skip)]` field.
+fn skipped_types<T: State>(slot: &Slot<T>) -> &Skipped {
+    slot.skipped
+        .get_or_init(|| Skipped::of(&LayoutBuilder::layout_of::<T>()))
 }
 
 /// `relive_init`: a fresh state from `Default`, then `App::init`.
@@ -346,7 +357,17 @@ pub unsafe fn adopt<T: App + Root>(slot: &Slot<T>, plan: *const Adopt) -> Status
             // SAFETY: the host checked that the old value has exactly this
             // type's layout and gives its bytes up; the old static is aligned
             // for the same alignment.
-            unsafe { std::ptr::read(plan.src.cast::<T>()) }
+            let mut value = unsafe { std::ptr::read(plan.src.cast::<T>()) };
+            // Skipped fields are never carried. The host moves their bytes
+            // only when their types are the same (by name, and named only
+            // from std, whose definitions the compiler fixes), so this code's
+            // drop fits the old values; whatever they point into in the old
+            // library stays mapped until the swap's verdict.
+            let skipped = skipped_types(slot);
+            if skipped.inside::<T>() {
+                value.reset_skipped(skipped);
+            }
+            value
         } else {
             let sources = if plan.sources_len == 0 {
                 &[][..]
@@ -356,7 +377,7 @@ pub unsafe fn adopt<T: App + Root>(slot: &Slot<T>, plan: *const Adopt) -> Status
             };
             // SAFETY: the host matched every non-negative source to a field
             // of identical layout in the old value and gives those bytes up.
-            unsafe { T::assemble(T::default(), plan.src, sources) }
+            unsafe { T::assemble(T::default(), plan.src, sources, skipped_types(slot)) }
         };
         slot.put(value);
         Ok(Status::OK)
@@ -561,7 +582,7 @@ fn pinning_types(layout: &abi::layout::Layout) -> std::collections::HashMap<Stri
                 .collect(),
             Kind::Array { elem, .. } => vec![elem.clone()],
             Kind::Container { args, .. } => args.clone(),
-            Kind::Scalar | Kind::Pinned { .. } | Kind::Serde { .. } => Vec::new(),
+            Kind::Scalar | Kind::Pinned { .. } | Kind::Serde { .. } | Kind::Opaque => Vec::new(),
         }
     };
     let mut pins: std::collections::HashMap<String, bool> = layout

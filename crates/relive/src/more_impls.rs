@@ -14,10 +14,10 @@ use std::ops::Range;
 use relive_abi::layout::Kind;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::state::{Carry, LayoutBuilder, Load, State};
-use crate::std_impls::{container, scalar};
+use crate::state::{Carry, LayoutBuilder, Load, Skipped, State};
+use crate::std_impls::{container, reset_each, scalar};
 
-scalar!(true:
+scalar!(true, unit false:
     std::num::NonZeroU8, std::num::NonZeroU16, std::num::NonZeroU32, std::num::NonZeroU64,
     std::num::NonZeroU128, std::num::NonZeroUsize, std::num::NonZeroI8, std::num::NonZeroI16,
     std::num::NonZeroI32, std::num::NonZeroI64, std::num::NonZeroI128, std::num::NonZeroIsize
@@ -25,11 +25,15 @@ scalar!(true:
 
 container!("BinaryHeap", [T: State + Ord], BinaryHeap<T>, [T],
     pins |v, f| v.iter().for_each(|x| x.visit_pins(f)),
+    reset |v, skipped| if skipped.inside::<T>() {
+        *v = std::mem::take(v).into_iter().map(|mut t| { t.reset_skipped(skipped); t }).collect();
+    },
     snapshot |s| s.iter().map(State::snapshot).collect(),
     save |v, s| s.collect_seq(v.iter().map(Carry)),
     load |d| Ok(Vec::<Load<T>>::deserialize(d)?.into_iter().map(|l| l.0).collect()));
 container!("Box<[]>", [T: State], Box<[T]>, [T],
     pins |v, f| v.iter().for_each(|x| x.visit_pins(f)),
+    reset |v, skipped| reset_each::<T>(v.iter_mut(), skipped),
     snapshot |s| s.iter().map(State::snapshot).collect(),
     save |v, s| s.collect_seq(v.iter().map(Carry)),
     load |d| Vec::<T>::load(d).map(Vec::into_boxed_slice));
@@ -44,6 +48,8 @@ container!(
     f | if let Cow::Borrowed(text) = v {
         text.visit_pins(f)
     },
+    reset | _v,
+    _skipped | {},
     snapshot | s | s.clone(),
     save | v,
     s | s.serialize_str(v),
@@ -51,6 +57,7 @@ container!(
 );
 container!("RefCell", [T: State], RefCell<T>, [T],
     pins |v, f| v.borrow().visit_pins(f),
+    reset |v, skipped| reset_each::<T>(std::iter::once(v.get_mut()), skipped),
     snapshot |s| RefCell::new(s.borrow().snapshot()),
     save |v, s| v.borrow().save(s),
     load |d| T::load(d).map(RefCell::new));
@@ -63,6 +70,9 @@ unsafe impl<T: State> State for Cell<T> {
     fn visit_pins(&self, visit: &mut dyn FnMut(usize, bool)) {
         // SAFETY: as in `snapshot`.
         unsafe { &*self.as_ptr() }.visit_pins(visit)
+    }
+    fn reset_skipped(&mut self, skipped: &Skipped) {
+        reset_each::<T>(std::iter::once(self.get_mut()), skipped);
     }
 
     fn describe(layout: &mut LayoutBuilder) -> String {
@@ -94,6 +104,9 @@ macro_rules! newtype {
 
             fn visit_pins(&self, visit: &mut dyn FnMut(usize, bool)) {
                 self.0.visit_pins(visit)
+            }
+            fn reset_skipped(&mut self, skipped: &Skipped) {
+                reset_each::<T>(std::iter::once(&mut self.0), skipped);
             }
 
             fn describe(layout: &mut LayoutBuilder) -> String {
@@ -141,6 +154,9 @@ unsafe impl<T: State> State for Range<T> {
     fn visit_pins(&self, visit: &mut dyn FnMut(usize, bool)) {
         self.start.visit_pins(visit);
         self.end.visit_pins(visit);
+    }
+    fn reset_skipped(&mut self, skipped: &Skipped) {
+        reset_each::<T>([&mut self.start, &mut self.end].into_iter(), skipped);
     }
 
     fn describe(layout: &mut LayoutBuilder) -> String {

@@ -12,7 +12,7 @@
 //! `#[derive(relive::State)]` implements it for structs and enums; relive
 //! implements it for the std types a state usually holds.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use relive_abi::layout::{Field, Kind, Layout, TypeDef, Variant};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -45,6 +45,22 @@ pub unsafe trait State: Sized + 'static {
     /// ([`crate::__rt::may_pin`]).
     fn visit_pins(&self, visit: &mut dyn FnMut(usize, bool)) {
         let _ = visit;
+    }
+
+    /// True when [`State::save`] may write serde's unit or `none` (as `()`
+    /// and `Option` do), which a self-describing format cannot tell from an
+    /// `Option`'s `None`: an `Option` around such a type saves `Some` as a
+    /// one-element sequence, so that `Some(None)` and `Some(())` load back
+    /// as themselves.
+    const SAVES_AS_UNIT: bool = false;
+
+    /// Drops every `#[relive(skip)]` field inside the value, at any depth,
+    /// and sets it to its `Default`: what a skipped field becomes when the
+    /// value around it is moved as bytes to new code. `skipped` tells which
+    /// types hide such a field, so that no other value is visited. Panics
+    /// when a skipped field's type has no `Default`.
+    fn reset_skipped(&mut self, skipped: &Skipped) {
+        let _ = skipped;
     }
 
     /// Adds this type (and the types inside it) to `layout`, returns its key.
@@ -175,13 +191,14 @@ impl<'de, T: State> Deserialize<'de> for Load<T> {
 #[doc(hidden)]
 pub trait Root: State {
     /// Builds a value from the previous generation's bytes: `base` (the new
-    /// type's `Default`) with every field that has a source replaced.
+    /// type's `Default`) with every field that has a source replaced, and
+    /// the skipped fields inside those reset ([`State::reset_skipped`]).
     ///
     /// # Safety
     /// `src` must point to a live value of the previous state type, and for
     /// each field `i`, `sources[i]` must be `-1` or the offset in `src` of a
     /// value with exactly the layout of field `i`, which the caller gives up.
-    unsafe fn assemble(base: Self, src: *const u8, sources: &[i64]) -> Self;
+    unsafe fn assemble(base: Self, src: *const u8, sources: &[i64], skipped: &Skipped) -> Self;
 
     /// Drops the fields whose `mask` byte is non-zero, leaves the rest.
     ///
@@ -189,6 +206,47 @@ pub trait Root: State {
     /// `this` must point to a live value; afterwards it must not be used or
     /// dropped again as a whole.
     unsafe fn drop_fields(this: *mut Self, mask: &[u8]);
+}
+
+/// The types of a layout that hide a `#[relive(skip)]` field, at any depth,
+/// by type name.
+#[derive(Debug, Default)]
+pub struct Skipped(HashSet<String>);
+
+impl Skipped {
+    /// The types of `layout` that hide a skipped field.
+    pub fn of(layout: &Layout) -> Skipped {
+        let mut found = HashSet::new();
+        loop {
+            let before = found.len();
+            for (key, def) in &layout.types {
+                let hides = |ty: &String| found.contains(ty);
+                let inside = match &def.kind {
+                    Kind::Struct { fields } | Kind::Tuple { fields } => {
+                        fields.iter().any(|f| f.skip || hides(&f.ty))
+                    }
+                    Kind::Enum { variants, .. } => variants
+                        .iter()
+                        .flat_map(|v| &v.fields)
+                        .any(|f| f.skip || hides(&f.ty)),
+                    Kind::Array { elem, .. } => hides(elem),
+                    Kind::Container { args, .. } => args.iter().any(hides),
+                    Kind::Scalar | Kind::Pinned { .. } | Kind::Opaque | Kind::Serde { .. } => false,
+                };
+                if inside && !found.contains(key) {
+                    found.insert(key.clone());
+                }
+            }
+            if found.len() == before {
+                return Skipped(found);
+            }
+        }
+    }
+
+    /// Whether values of `T` hide a skipped field.
+    pub fn inside<T>(&self) -> bool {
+        !self.0.is_empty() && self.0.contains(std::any::type_name::<T>())
+    }
 }
 
 /// Collects the layout of a state type and everything inside it.
@@ -264,12 +322,15 @@ impl LayoutBuilder {
         }
     }
 
-    /// A `#[relive(skip)]` field: never carried, so its type is not described.
-    pub fn skipped_field(&mut self, name: &str, offset: usize) -> Field {
+    /// A `#[relive(skip)]` field: never carried; its type (which need not be
+    /// `State`) is known by name, size and alignment only.
+    pub fn skipped_field<F: 'static>(&mut self, name: &str, offset: usize) -> Field {
+        let key = format!("{}#skipped", std::any::type_name::<F>());
+        let ty = self.add_keyed::<F>(key, Kind::Opaque);
         Field {
             name: name.to_string(),
             offset: offset as u64,
-            ty: String::new(),
+            ty,
             skip: true,
             reset: false,
         }
@@ -287,31 +348,29 @@ impl LayoutBuilder {
     /// part of its key, so a changed definition is never "identical".
     pub fn pinned_with<T: 'static>(&mut self, what: &str, fingerprint: u64) -> String {
         let key = format!("{}#{fingerprint:016x}", std::any::type_name::<T>());
-        if !self.types.contains_key(&key) {
-            self.types.insert(
-                key.clone(),
-                TypeDef {
-                    size: size_of::<T>() as u64,
-                    align: align_of::<T>() as u64,
-                    kind: Kind::Pinned {
-                        what: what.to_string(),
-                    },
-                },
-            );
-        }
+        self.add_keyed::<T>(
+            key,
+            Kind::Pinned {
+                what: what.to_string(),
+            },
+        )
+    }
+
+    /// Registers `T` under a key of its own (not its type name), once.
+    fn add_keyed<T>(&mut self, key: String, kind: Kind) -> String {
+        self.types.entry(key.clone()).or_insert_with(|| TypeDef {
+            size: size_of::<T>() as u64,
+            align: align_of::<T>() as u64,
+            kind,
+        });
         key
     }
 
-    /// One enum variant, with its explicit discriminant expression if any.
-    pub fn variant(
-        &mut self,
-        name: &str,
-        discriminant: Option<&str>,
-        fields: Vec<Field>,
-    ) -> Variant {
+    /// One enum variant, with its discriminant's value.
+    pub fn variant(&mut self, name: &str, discriminant: i128, fields: Vec<Field>) -> Variant {
         Variant {
             name: name.to_string(),
-            discriminant: discriminant.map(str::to_string),
+            discriminant,
             fields,
         }
     }

@@ -13,14 +13,15 @@ use std::any::TypeId;
 use serde::de::{Error as _, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::state::{Carry, LayoutBuilder, Load, State};
+use crate::state::{Carry, LayoutBuilder, Load, Skipped, State};
 
 macro_rules! scalar {
-    ($pod:literal: $($t:ty),*) => {$(
+    ($pod:literal, unit $unit:literal: $($t:ty),*) => {$(
         // SAFETY: a scalar's size and alignment are all its layout; the plain
         // ones are copyable bit for bit.
         unsafe impl State for $t {
             const POD: bool = $pod;
+            const SAVES_AS_UNIT: bool = $unit;
 
             fn describe(layout: &mut LayoutBuilder) -> String {
                 layout.scalar::<$t>()
@@ -38,16 +39,19 @@ macro_rules! scalar {
     )*};
 }
 
-scalar!(true:
-    u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64, bool, char, (),
+scalar!(true, unit false:
+    u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64, bool, char,
     std::time::Duration
 );
-scalar!(false: String, std::path::PathBuf);
+scalar!(true, unit true: ());
+scalar!(false, unit false: String, std::path::PathBuf);
 
 macro_rules! container {
     (
         $name:literal, [$($generics:tt)*], $ty:ty, [$($p:ty),+],
         pins |$pv:ident, $pf:ident| $pins:expr,
+        $(unit: $unit:expr,)?
+        reset |$r:ident, $k:ident| $reset:expr,
         snapshot |$s:ident| $copy:expr,
         save |$v:ident, $ser:ident| $save:expr,
         load |$de:ident| $load:expr
@@ -55,6 +59,11 @@ macro_rules! container {
         // SAFETY: the container's own layout is fixed by the compiler, which the
         // handshake pins; its parameters describe themselves.
         unsafe impl<$($generics)*> State for $ty {
+            $(const SAVES_AS_UNIT: bool = $unit;)?
+            fn reset_skipped(&mut self, skipped: &Skipped) {
+                let ($r, $k) = (self, skipped);
+                $reset
+            }
             fn describe(layout: &mut LayoutBuilder) -> String {
                 let args = vec![$(<$p>::describe(layout)),+];
                 layout.container::<Self>($name, args)
@@ -82,6 +91,7 @@ macro_rules! container {
 
 container!("Vec", [T: State], Vec<T>, [T],
     pins |v, f| v.iter().for_each(|x| x.visit_pins(f)),
+    reset |v, skipped| reset_each::<T>(v.iter_mut(), skipped),
     snapshot |s| if T::POD { copy_pod(s) } else { s.iter().map(State::snapshot).collect() },
     save |v, s| match as_bytes(v) {
         Some(bytes) => s.serialize_bytes(bytes),
@@ -90,27 +100,38 @@ container!("Vec", [T: State], Vec<T>, [T],
     load |d| d.deserialize_any(Elements::<T>(std::marker::PhantomData)));
 container!("VecDeque", [T: State], VecDeque<T>, [T],
     pins |v, f| v.iter().for_each(|x| x.visit_pins(f)),
+    reset |v, skipped| reset_each::<T>(v.iter_mut(), skipped),
     snapshot |s| s.iter().map(State::snapshot).collect(),
     save |v, s| s.collect_seq(v.iter().map(Carry)),
     load |d| Ok(Vec::<Load<T>>::deserialize(d)?.into_iter().map(|l| l.0).collect()));
 container!("Option", [T: State], Option<T>, [T],
     pins |v, f| v.iter().for_each(|x| x.visit_pins(f)),
+    unit: true,
+    reset |v, skipped| reset_each::<T>(v.iter_mut(), skipped),
     snapshot |s| s.as_ref().map(State::snapshot),
-    save |v, s| v.as_ref().map(Carry).serialize(s),
-    load |d| Ok(Option::<Load<T>>::deserialize(d)?.map(|l| l.0)));
+    save |v, s| save_option(v, s),
+    load |d| load_option(d));
 container!("Box", [T: State], Box<T>, [T],
     pins |v, f| T::visit_pins(v, f),
+    unit: T::SAVES_AS_UNIT,
+    reset |v, skipped| reset_each::<T>(std::iter::once(&mut **v), skipped),
     snapshot |s| Box::new(T::snapshot(s)),
     save |v, s| T::save(v, s),
     load |d| T::load(d).map(Box::new));
 container!("HashSet", [T: State + Eq + Hash, H: BuildHasher + Default + 'static],
     HashSet<T, H>, [T, Hasher<H>],
     pins |v, f| v.iter().for_each(|x| x.visit_pins(f)),
+    reset |v, skipped| if skipped.inside::<T>() {
+        *v = std::mem::take(v).into_iter().map(|mut t| { t.reset_skipped(skipped); t }).collect();
+    },
     snapshot |s| s.iter().map(State::snapshot).collect(),
     save |v, s| s.collect_seq(v.iter().map(Carry)),
     load |d| Ok(Vec::<Load<T>>::deserialize(d)?.into_iter().map(|l| l.0).collect()));
 container!("BTreeSet", [T: State + Ord], BTreeSet<T>, [T],
     pins |v, f| v.iter().for_each(|x| x.visit_pins(f)),
+    reset |v, skipped| if skipped.inside::<T>() {
+        *v = std::mem::take(v).into_iter().map(|mut t| { t.reset_skipped(skipped); t }).collect();
+    },
     snapshot |s| s.iter().map(State::snapshot).collect(),
     save |v, s| s.collect_seq(v.iter().map(Carry)),
     load |d| Ok(Vec::<Load<T>>::deserialize(d)?.into_iter().map(|l| l.0).collect()));
@@ -120,6 +141,11 @@ container!("HashMap", [K: State + Eq + Hash, V: State, H: BuildHasher + Default 
         k.visit_pins(f);
         x.visit_pins(f);
     }),
+    reset |m, skipped| if skipped.inside::<K>() {
+        *m = std::mem::take(m).into_iter().map(|mut e| { reset_entry(&mut e, skipped); e }).collect();
+    } else {
+        reset_each::<V>(m.values_mut(), skipped);
+    },
     snapshot |s| s.iter().map(|(k, v)| (k.snapshot(), v.snapshot())).collect(),
     save |v, s| s.collect_map(v.iter().map(|(k, v)| (Carry(k), Carry(v)))),
     load |d| Ok(HashMap::<Load<K>, Load<V>, H>::deserialize(d)?
@@ -131,6 +157,11 @@ container!("BTreeMap", [K: State + Ord, V: State], BTreeMap<K, V>, [K, V],
         k.visit_pins(f);
         x.visit_pins(f);
     }),
+    reset |m, skipped| if skipped.inside::<K>() {
+        *m = std::mem::take(m).into_iter().map(|mut e| { reset_entry(&mut e, skipped); e }).collect();
+    } else {
+        reset_each::<V>(m.values_mut(), skipped);
+    },
     snapshot |s| s.iter().map(|(k, v)| (k.snapshot(), v.snapshot())).collect(),
     save |v, s| s.collect_map(v.iter().map(|(k, v)| (Carry(k), Carry(v)))),
     load |d| Ok(BTreeMap::<Load<K>, Load<V>>::deserialize(d)?
@@ -162,6 +193,46 @@ unsafe impl<H: 'static> State for Hasher<H> {
 }
 
 pub(crate) use {container, scalar};
+
+/// Resets the skipped fields of each item, if `T` hides any.
+pub(crate) fn reset_each<'a, T: State>(items: impl Iterator<Item = &'a mut T>, skipped: &Skipped) {
+    if skipped.inside::<T>() {
+        items.for_each(|item| item.reset_skipped(skipped));
+    }
+}
+
+/// Resets a map entry whose key hides skipped fields (the map is made
+/// again: they may decide where the key sits).
+pub(crate) fn reset_entry<K: State, V: State>((k, v): &mut (K, V), skipped: &Skipped) {
+    k.reset_skipped(skipped);
+    if skipped.inside::<V>() {
+        v.reset_skipped(skipped);
+    }
+}
+
+/// `None` is serde's none and `Some(x)` is `x`, except when `x` may itself
+/// be saved as a unit or a none: then `Some(x)` is the sequence `[x]`.
+fn save_option<T: State, S: Serializer>(
+    value: &Option<T>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        None => serializer.serialize_none(),
+        Some(x) if T::SAVES_AS_UNIT => serializer.serialize_some(&(Carry(x),)),
+        Some(x) => serializer.serialize_some(&Carry(x)),
+    }
+}
+
+/// Reads what [`save_option`] wrote.
+fn load_option<'de, T: State, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    if T::SAVES_AS_UNIT {
+        Ok(Option::<(Load<T>,)>::deserialize(deserializer)?.map(|(l,)| l.0))
+    } else {
+        Ok(Option::<Load<T>>::deserialize(deserializer)?.map(|l| l.0))
+    }
+}
 
 /// A copy of a slice of plain data: one `memcpy`.
 fn copy_pod<T: State>(items: &[T]) -> Vec<T> {
@@ -230,6 +301,9 @@ unsafe impl<T: State, const N: usize> State for [T; N] {
             self.iter().for_each(|x| x.visit_pins(visit));
         }
     }
+    fn reset_skipped(&mut self, skipped: &Skipped) {
+        reset_each::<T>(self.iter_mut(), skipped);
+    }
 
     fn describe(layout: &mut LayoutBuilder) -> String {
         layout.add::<Self>(|layout| Kind::Array {
@@ -260,6 +334,9 @@ macro_rules! tuple {
             const POD: bool = true $(&& $p::POD)+;
             fn visit_pins(&self, visit: &mut dyn FnMut(usize, bool)) {
                 $(self.$i.visit_pins(visit);)+
+            }
+            fn reset_skipped(&mut self, skipped: &Skipped) {
+                $(reset_each::<$p>(std::iter::once(&mut self.$i), skipped);)+
             }
             fn describe(layout: &mut LayoutBuilder) -> String {
                 layout.add::<Self>(|layout| Kind::Tuple {

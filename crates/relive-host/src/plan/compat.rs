@@ -29,6 +29,26 @@ fn widens(from: &str, to: &str) -> bool {
     }
 }
 
+/// Whether values of type `key` may be saved as serde's unit or none (as
+/// `State::SAVES_AS_UNIT` says): an `Option` around such a type saves `Some`
+/// differently, so a value saved around another type does not load.
+fn saves_as_unit(layout: &Layout, key: &str) -> bool {
+    match layout.types.get(key).map(|d| &d.kind) {
+        Some(Kind::Container { name, .. }) if name == "Option" => true,
+        Some(Kind::Container { name, args }) if name == "Box" && args.len() == 1 => {
+            saves_as_unit(layout, &args[0])
+        }
+        Some(Kind::Scalar) => key == "()",
+        _ => false,
+    }
+}
+
+fn unit_option(changed: String) -> String {
+    format!(
+        "{changed}: an Option around an Option or () is saved differently, so the value cannot be carried by name; mark the field #[relive(reset)] or restart"
+    )
+}
+
 /// Checks compatibility and collects what a migration would change.
 pub(super) struct Compat<'a> {
     old: &'a Layout,
@@ -117,6 +137,12 @@ impl<'a> Compat<'a> {
             (Kind::Container { name: x, args: p }, Kind::Container { name: y, args: q })
                 if x == y && p.len() == q.len() =>
             {
+                if x == "Option"
+                    && p.len() == 1
+                    && saves_as_unit(self.old, &p[0]) != saves_as_unit(self.new, &q[0])
+                {
+                    return Err(unit_option(changed()));
+                }
                 for ((s, t), suffix) in p.iter().zip(q).zip(container_paths(x, p.len())) {
                     if suffix != HASHER {
                         self.check(s, t, &format!("{path}{suffix}"))?;
@@ -125,6 +151,9 @@ impl<'a> Compat<'a> {
                 Ok(())
             }
             (_, Kind::Container { name, args }) if name == "Option" && args.len() == 1 => {
+                if saves_as_unit(self.new, &args[0]) {
+                    return Err(unit_option(changed()));
+                }
                 self.check(a, &args[0], path).map_err(|_| changed())?;
                 self.widened.push(changed());
                 Ok(())

@@ -1,5 +1,12 @@
 //! Whether two types' bytes mean the same: same kind, size, alignment, field
 //! names, offsets and field types, all the way down.
+//!
+//! The type of a `#[relive(skip)]` field is known by name only (it need not
+//! be `State`). When the value around it moves as bytes, the new code drops
+//! the old value with its own code, so the two types must be the same: two
+//! names count as the same type only when they name nothing but std types and
+//! primitives, whose definitions the compiler (checked by the handshake)
+//! fixes. An app's own type, or another crate's, may change under one name.
 
 use std::collections::HashSet;
 
@@ -37,6 +44,7 @@ impl<'a> Identical<'a> {
         }
         let same = match (&old.kind, &new.kind) {
             (Kind::Scalar, Kind::Scalar) | (Kind::Pinned { .. }, Kind::Pinned { .. }) => a == b,
+            (Kind::Opaque, Kind::Opaque) => a == b && fixed_by_the_compiler(a),
             (Kind::Struct { fields: f }, Kind::Struct { fields: g })
             | (Kind::Tuple { fields: f }, Kind::Tuple { fields: g }) => self.fields(f, g),
             (
@@ -78,7 +86,47 @@ impl<'a> Identical<'a> {
                 x.name == y.name
                     && x.offset == y.offset
                     && x.skip == y.skip
-                    && (x.skip || self.same(&x.ty, &y.ty))
+                    && self.same(&x.ty, &y.ty)
             })
+    }
+}
+
+/// Whether a skipped field's type key (`path#skipped`) names only std types,
+/// primitives and `dyn`/`fn`/`&` syntax, so that one name is one definition.
+fn fixed_by_the_compiler(key: &str) -> bool {
+    const WORDS: [&str; 24] = [
+        "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize",
+        "f32", "f64", "bool", "char", "str", "dyn", "fn", "mut", "const", "static", "skipped", "",
+    ];
+    key.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+        .all(|path| match path.split_once("::") {
+            Some((first, _)) => matches!(first, "core" | "alloc" | "std"),
+            None => WORDS.contains(&path) || path.chars().all(|c| c.is_ascii_digit()),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixed_by_the_compiler;
+
+    #[test]
+    fn only_std_names_are_one_definition() {
+        for fixed in [
+            "core::option::Option<std::fs::File>#skipped",
+            "alloc::sync::Arc<std::sync::mutex::Mutex<alloc::vec::Vec<u8>>>#skipped",
+            "alloc::boxed::Box<dyn core::ops::function::Fn(u32) -> bool + core::marker::Send>#skipped",
+            "[u8; 16]#skipped",
+            "&'static str#skipped",
+        ] {
+            assert!(fixed_by_the_compiler(fixed), "{fixed}");
+        }
+        for open in [
+            "app::Window#skipped",
+            "core::option::Option<winit::window::Window>#skipped",
+            "alloc::vec::Vec<app::Handle>#skipped",
+            "Handle#skipped",
+        ] {
+            assert!(!fixed_by_the_compiler(open), "{open}");
+        }
     }
 }

@@ -218,14 +218,48 @@ fn pointers_into_the_old_library_pin_it() {
     assert!(!p.pins_old_generation());
 }
 
+mod with_other_skip {
+    #[derive(Default, relive::State)]
+    pub struct Window {
+        pub id: u32,
+        #[relive(skip)]
+        pub handle: Option<std::net::TcpStream>,
+    }
+    #[derive(Default, relive::State)]
+    pub struct All {
+        pub frames: u64,
+        pub window: Window,
+    }
+}
+
+mod with_app_skip {
+    #[derive(Default)]
+    pub struct Handle(#[expect(dead_code, reason = "only its type matters")] pub Option<Box<u32>>);
+    #[derive(Default, relive::State)]
+    pub struct Window {
+        pub id: u32,
+        #[relive(skip)]
+        pub handle: Handle,
+    }
+    #[derive(Default, relive::State)]
+    pub struct All {
+        pub frames: u64,
+        pub window: Window,
+    }
+}
+
 #[test]
-fn skipped_fields_are_never_moved_as_bytes() {
-    let p = plan(&layout::<with_skip::All>(), &layout::<with_skip::All>()).expect("plan");
-    assert_eq!(
-        p.mode,
-        Mode::Migrate,
-        "a nested skipped field forces a by-name move"
-    );
+fn unchanged_layouts_with_skipped_fields_still_move_bytes() {
+    let same = layout::<with_skip::All>();
+    assert_eq!(plan(&same, &same).expect("plan").mode, Mode::Identical);
+    // A skipped field whose type changed: its old value must not reach code
+    // that would drop it as the new type.
+    let other = moved::<with_other_skip::All>("with_other_skip", "with_skip");
+    assert_eq!(other.types[&other.root].size, same.types[&same.root].size);
+    assert_eq!(plan(&same, &other).expect("plan").mode, Mode::Migrate);
+    // An app's own type may change under the same name: never moved.
+    let app = layout::<with_app_skip::All>();
+    assert_eq!(plan(&app, &app).expect("plan").mode, Mode::Migrate);
 }
 
 #[test]
@@ -361,51 +395,26 @@ mod traits {
     }
 }
 
+/// The layout of `T` with every type path under module `from` moved to `to`
+/// (both named relative to this test module): two versions of a type kept
+/// side by side in this crate become one type changed in place, with the
+/// same key, as across a reload.
+fn moved<T: relive::State>(from: &str, to: &str) -> Layout {
+    let prefix = module_path!();
+    let (from, to) = (format!("{prefix}::{from}::"), format!("{prefix}::{to}::"));
+    layout_at::<T>(&[(&from, &to)])
+}
+
 #[test]
 fn a_changed_trait_is_never_identical() {
     use traits::{after, before};
     let same = plan(&layout::<before::All>(), &layout::<before::All>()).expect("same");
     assert_eq!(same.mode, Mode::Identical);
-    let err = plan(&layout::<before::All>(), &layout::<after::All>()).expect_err("refused");
+    // Same path, changed trait: only the fingerprint tells them apart.
+    let changed = moved::<after::All>("traits::after", "traits::before");
+    assert_eq!(changed.root, layout::<before::All>().root);
+    let err = plan(&layout::<before::All>(), &changed).expect_err("refused");
     assert!(err.0.contains("trait object"), "{}", err.0);
-}
-
-mod fn_args {
-    pub mod before {
-        #[derive(Default, relive::State)]
-        pub struct P {
-            pub x: f32,
-        }
-        #[derive(Default, relive::State)]
-        pub struct All {
-            pub ps: Vec<P>,
-            pub step: Option<fn(P) -> f32>,
-        }
-    }
-    pub mod after {
-        #[derive(Default, relive::State)]
-        pub struct P {
-            pub y: f32,
-            pub x: f32,
-        }
-        #[derive(Default, relive::State)]
-        pub struct All {
-            pub ps: Vec<P>,
-            pub step: Option<fn(P) -> f32>,
-        }
-    }
-}
-
-#[test]
-fn a_fn_pointer_taking_changed_types_cannot_cross_a_migration() {
-    use fn_args::{after, before};
-    let err = plan(&layout::<before::All>(), &layout::<after::All>()).expect_err("refused");
-    assert!(err.0.starts_with("All.step: a fn pointer"), "{}", err.0);
-    assert!(
-        err.0.contains("still points into the old code"),
-        "{}",
-        err.0
-    );
 }
 
 mod numbers_only {
@@ -701,4 +710,130 @@ fn maps_change_hasher_by_name_but_never_as_bytes() {
     let random = layout::<HashMap<u64, u64>>();
     assert!(!Identical::new(&fixed, &random).same(&fixed.root, &random.root));
     assert!(Identical::new(&fixed, &fixed).same(&fixed.root, &fixed.root));
+}
+
+mod reprs {
+    pub mod c_and_u8 {
+        #[derive(relive::State)]
+        #[repr(u8)]
+        #[repr(C)]
+        pub enum E {
+            A(u8, u32),
+            B(u64),
+        }
+    }
+    pub mod c_u8 {
+        #[derive(relive::State)]
+        #[repr(C, u8)]
+        pub enum E {
+            A(u8, u32),
+            B(u64),
+        }
+    }
+    pub mod u8_only {
+        #[derive(relive::State)]
+        #[repr(u8)]
+        pub enum E {
+            A(u8, u32),
+            B(u64),
+        }
+    }
+}
+
+/// The layout of `T` with `path` as its key, so that two versions of it
+/// compare as one type changed in place (as across a reload).
+pub(super) fn as_key<T: relive::State>(path: &str) -> Layout {
+    layout_at::<T>(&[(std::any::type_name::<T>(), path)])
+}
+
+#[test]
+fn all_repr_attributes_and_variant_offsets_decide_identity() {
+    use reprs::*;
+    let split = as_key::<c_and_u8::E>("app::E");
+    let joined = as_key::<c_u8::E>("app::E");
+    let int_only = as_key::<u8_only::E>("app::E");
+    assert_eq!(split.types["app::E"].size, int_only.types["app::E"].size);
+    let p = plan(&split, &int_only).expect("by name");
+    assert_ne!(
+        p.mode,
+        Mode::Identical,
+        "A's fields moved from (8, 12) to (1, 4)"
+    );
+    assert_eq!(split, joined, "#[repr(u8)] #[repr(C)] is #[repr(C, u8)]");
+    assert_eq!(plan(&split, &joined).expect("same").mode, Mode::Identical);
+}
+
+mod generic_enum {
+    #[derive(relive::State)]
+    #[repr(C, u8)]
+    pub enum G<T> {
+        A(T, u8),
+        B(Option<Box<G<T>>>),
+        C,
+    }
+}
+
+#[test]
+fn generic_and_recursive_enums_record_real_offsets() {
+    use generic_enum::G;
+    let value: G<u32> = G::A(7, 1);
+    let base = &raw const value as usize;
+    let G::A(a, b) = &value else { unreachable!() };
+    let measured = vec![&raw const *a as usize - base, &raw const *b as usize - base];
+    let l = layout::<G<u32>>();
+    let Kind::Enum { variants, repr } = &l.root_def().expect("root").kind else {
+        panic!("not an enum");
+    };
+    assert_eq!(repr, &["C".to_string(), "u8".to_string()]);
+    let recorded: Vec<usize> = variants[0]
+        .fields
+        .iter()
+        .map(|f| f.offset as usize)
+        .collect();
+    assert_eq!(recorded, measured);
+    assert_eq!(
+        variants.iter().map(|v| v.discriminant).collect::<Vec<_>>(),
+        [0, 1, 2]
+    );
+}
+
+mod options {
+    pub mod plain {
+        #[derive(Default, relive::State)]
+        pub struct All {
+            pub a: Option<u8>,
+            pub b: u8,
+        }
+    }
+    pub mod nested {
+        #[derive(Default, relive::State)]
+        pub struct All {
+            pub a: Option<Option<u8>>,
+            pub b: u8,
+        }
+    }
+    pub mod unit {
+        #[derive(Default, relive::State)]
+        pub struct All {
+            pub a: Option<u8>,
+            pub b: Option<()>,
+        }
+    }
+}
+
+#[test]
+fn options_around_options_or_units_are_not_widened_into() {
+    use options::{nested, plain, unit};
+    let old = moved::<plain::All>("options::plain", "options::v");
+    for new in [
+        moved::<nested::All>("options::nested", "options::v"),
+        moved::<unit::All>("options::unit", "options::v"),
+    ] {
+        let err = plan(&old, &new).expect_err("refused");
+        assert!(
+            err.0.contains("an Option around an Option or ()"),
+            "{}",
+            err.0
+        );
+    }
 }

@@ -9,8 +9,8 @@ use std::hash::{BuildHasher, Hash};
 use indexmap::{IndexMap, IndexSet};
 use serde::{Deserialize, Deserializer, Serializer};
 
-use crate::state::{Carry, LayoutBuilder, Load, State};
-use crate::std_impls::{Hasher, container};
+use crate::state::{Carry, LayoutBuilder, Load, Skipped, State};
+use crate::std_impls::{Hasher, container, reset_each, reset_entry};
 
 container!("IndexMap", [K: State + Eq + Hash, V: State, H: BuildHasher + Default + 'static],
     IndexMap<K, V, H>, [K, V, Hasher<H>],
@@ -18,6 +18,11 @@ container!("IndexMap", [K: State + Eq + Hash, V: State, H: BuildHasher + Default
         k.visit_pins(f);
         x.visit_pins(f);
     }),
+    reset |m, skipped| if skipped.inside::<K>() {
+        *m = std::mem::take(m).into_iter().map(|mut e| { reset_entry(&mut e, skipped); e }).collect();
+    } else {
+        reset_each::<V>(m.values_mut(), skipped);
+    },
     snapshot |s| s.iter().map(|(k, v)| (k.snapshot(), v.snapshot())).collect(),
     save |v, s| s.collect_map(v.iter().map(|(k, v)| (Carry(k), Carry(v)))),
     load |d| Ok(IndexMap::<Load<K>, Load<V>, H>::deserialize(d)?
@@ -27,6 +32,9 @@ container!("IndexMap", [K: State + Eq + Hash, V: State, H: BuildHasher + Default
 container!("IndexSet", [T: State + Eq + Hash, H: BuildHasher + Default + 'static],
     IndexSet<T, H>, [T, Hasher<H>],
     pins |v, f| v.iter().for_each(|x| x.visit_pins(f)),
+    reset |v, skipped| if skipped.inside::<T>() {
+        *v = std::mem::take(v).into_iter().map(|mut t| { t.reset_skipped(skipped); t }).collect();
+    },
     snapshot |s| s.iter().map(State::snapshot).collect(),
     save |v, s| s.collect_seq(v.iter().map(Carry)),
     load |d| Ok(Vec::<Load<T>>::deserialize(d)?.into_iter().map(|l| l.0).collect()));
