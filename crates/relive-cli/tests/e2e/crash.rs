@@ -54,12 +54,7 @@ fn crash_and_recover(test: &str, crash: &str, signal: &str, rerun: u64) {
     }
 
     // The next good edit reloads as usual.
-    let mark = relive.mark();
-    app.edit(crash, "");
-    app.edit("let version = \"v1\";", "let version = \"v3\";");
-    let reloaded = relive.wait_event_after("reloaded", mark, BUILD_DEADLINE);
-    assert_eq!(reloaded["generation"], 3);
-    relive.wait_line("a v3 frame", SHORT_DEADLINE, |l| l.contains(" v3 gen 3 "));
+    next_good_edit_loads(&app, &relive, crash);
     let (old, new) = {
         let all = ticks(&relive);
         let i = all.iter().position(|t| t.version == "v3").expect("v3 ran");
@@ -127,6 +122,16 @@ fn a_crash_in_the_first_code_waits_for_a_fix() {
     });
 }
 
+/// Removes `crash` and makes another edit: it loads as generation 3.
+fn next_good_edit_loads(app: &App, relive: &Relive, crash: &str) {
+    let mark = relive.mark();
+    app.edit(crash, "");
+    app.edit("let version = \"v1\";", "let version = \"v3\";");
+    let reloaded = relive.wait_event_after("reloaded", mark, BUILD_DEADLINE);
+    assert_eq!(reloaded["generation"], 3);
+    relive.wait_line("a v3 frame", SHORT_DEADLINE, |l| l.contains(" v3 gen 3 "));
+}
+
 /// Edits `counter` so that `crash` runs in its 400th frame, long after the
 /// swap; checks that it comes back on generation 1 with at most a second of
 /// frames lost (`state_age_ms` and the counter agree), that generation 2 is
@@ -159,12 +164,7 @@ fn crash_late(test: &str, crash: &str) {
         "the crash came early, after {crashed_at}"
     );
 
-    let mark = relive.mark();
-    app.edit(crash, "");
-    app.edit("let version = \"v1\";", "let version = \"v3\";");
-    let reloaded = relive.wait_event_after("reloaded", mark, BUILD_DEADLINE);
-    assert_eq!(reloaded["generation"], 3);
-    relive.wait_line("a v3 frame", SHORT_DEADLINE, |l| l.contains(" v3 gen 3 "));
+    next_good_edit_loads(&app, &relive, crash);
     assert!(
         !ticks(&relive)
             .iter()
