@@ -74,11 +74,22 @@ impl Session {
             self.spawn_runner(library, resume);
             return None;
         }
-        let failed = self.current.unwrap_or(0);
+        let old_code = status.code() == Some(relive_host::EXIT_OLD_CODE_PANICKED);
+        // Old code kept mapped panicked under the running generation: the
+        // crash is not the running generation's, which starts again.
+        let failed = if old_code {
+            0
+        } else {
+            self.current.unwrap_or(0)
+        };
         // The established code called `std::process::exit`: the program
         // ended as it asked. (New code that exits during its trial is
         // treated as a crash instead, so its bug does not end the session.)
-        if let (Some(code), true) = (status.code(), self.policy.is_established(self.current)) {
+        if let (Some(code), true, false) = (
+            status.code(),
+            self.policy.is_established(self.current),
+            old_code,
+        ) {
             self.events
                 .emit("exited", json!({"code": code, "by_app": true}));
             self.terminal.say(
@@ -88,7 +99,11 @@ impl Session {
             );
             return Some(ExitCode::from(u8::try_from(code).unwrap_or(1)));
         }
-        let signal = signal_name(&status).unwrap_or("an unexpected exit");
+        let signal = match signal_name(&status) {
+            Some(name) => name,
+            None if old_code => "a panic in old code",
+            None => "an unexpected exit",
+        };
         let message = match status.code() {
             Some(code) => format!("the program's process exited with code {code}"),
             None => format!("the program's process was killed by {signal}"),
