@@ -67,6 +67,9 @@ pub(super) struct Thread {
     /// started, and how long its `fork` took.
     pub(super) rollback_frame: Option<u64>,
     pub(super) rollback_fork_us: u64,
+    /// The bytes the last frame got: a rollback to the boundary before it
+    /// gives them back.
+    pub(super) last_input: Option<FrameInput>,
 }
 
 /// The body of a frame thread: the only thread that calls `generation`,
@@ -91,6 +94,7 @@ pub(super) fn run(
         boundaries: 0,
         rollback_frame: None,
         rollback_fork_us: 0,
+        last_input: None,
     };
     begin(&mut thread, start);
     thread.generation
@@ -246,7 +250,7 @@ impl Thread {
             let input = FrameInput::take();
             let info = input.attach(self.clock.begin(self.generation.number()));
             let status = self.generation.frame(&info);
-            drop(input);
+            self.last_input = Some(input);
             self.last_frame_end = Instant::now();
             match self.check(status) {
                 Ok(Status::EXIT) => {

@@ -344,7 +344,17 @@ impl Thread {
         let restored = match rollback {
             Rollback::Untouched => Ok(Status::OK), // the old state was never moved
             Rollback::Snapshot => self.check(self.generation.restore()),
-            Rollback::Checkpoint => self.load_checkpoint(),
+            Rollback::Checkpoint => {
+                let loaded = self.load_checkpoint();
+                if loaded.is_ok()
+                    && self.rollback_frame.is_some_and(|at| at < self.boundaries)
+                    && let Some(input) = self.last_input.take()
+                {
+                    // The frame after the rollback point is undone too.
+                    input.unread();
+                }
+                loaded
+            }
         };
         match restored {
             Ok(_) => {
