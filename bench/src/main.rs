@@ -24,6 +24,7 @@ mod machine;
 mod native;
 mod relive;
 mod report;
+mod shapes;
 mod stats;
 mod swap;
 mod workspace;
@@ -46,12 +47,12 @@ Measures relive and writes BENCHMARKS.md at the repository root.
 options:
   --quick        fewer samples (under two minutes once the apps are built)
   --only LIST    run only these sections, comma-separated:
-                 calls,native,swap,edit,fps
+                 calls,native,swap,shapes,edit,fps
   --no-write     print the table but leave BENCHMARKS.md alone
   --out FILE     write the figures to FILE instead of BENCHMARKS.md
   -h, --help     this text";
 
-const SECTIONS: &[&str] = &["calls", "native", "swap", "edit", "fps"];
+const SECTIONS: &[&str] = &["calls", "native", "swap", "shapes", "edit", "fps"];
 
 /// Command-line options.
 #[derive(Debug)]
@@ -215,6 +216,16 @@ fn run() -> anyhow::Result<bool> {
             );
         }
     }
+    if options.wants("shapes") {
+        let swaps = if options.quick { 20 } else { 60 };
+        results.shapes = section(
+            "shapes",
+            &format!(
+                "swap pause by state shape and size, checkpoint stalls, crashes: {swaps} swaps per case"
+            ),
+            || shapes::run(&ws, &relive, swaps),
+        );
+    }
     if options.wants("edit") {
         results.edit = section(
             "edit",
@@ -252,6 +263,7 @@ fn run() -> anyhow::Result<bool> {
         results.native.as_ref().map(Result::is_ok),
         results.swap.as_ref().map(Result::is_ok),
         results.swap_mlock.as_ref().map(Result::is_ok),
+        results.shapes.as_ref().map(Result::is_ok),
         results.edit.as_ref().map(Result::is_ok),
         results.fps.as_ref().map(Result::is_ok),
     ]

@@ -13,6 +13,7 @@ use crate::fps::FpsResults;
 use crate::hotedit::PeerEdit;
 use crate::machine::Machine;
 use crate::native::NativeResults;
+use crate::shapes::ShapeResults;
 use crate::stats::Summary;
 use crate::swap::SwapResults;
 
@@ -38,6 +39,8 @@ pub struct Results {
     pub mlock_supported: bool,
     /// The swaps again under `relive run --mlock`.
     pub swap_mlock: Outcome<SwapResults>,
+    /// The pause by state shape and size, checkpoint stalls, crashes.
+    pub shapes: Outcome<ShapeResults>,
     pub edit: Outcome<EditResults>,
     pub fps: Outcome<FpsResults>,
 }
@@ -106,10 +109,54 @@ fn push_rows<T>(
 
 fn rows(r: &Results) -> Vec<Row> {
     let mut rows = Vec::new();
+    push_rows(&mut rows, &r.shapes, "1", "swap pause by shape", |s| {
+        let mut rows = Vec::new();
+        for c in s.cases.iter().filter(|c| c.bytes == 1 << 20) {
+            let plain = !c.shape.contains("String");
+            let (target, ok) = if plain {
+                (
+                    "< 100 µs, p99 < 1 ms",
+                    c.app_pause_us.median < 100.0 && c.app_pause_us.p99 < 1000.0,
+                )
+            } else {
+                ("< 1 ms", c.app_pause_us.median < 1000.0)
+            };
+            rows.push(Row {
+                item: "1",
+                measure: format!("swap pause (app's clock), 1 MiB `{}`", c.shape),
+                median: us(c.app_pause_us.median),
+                p99: us(c.app_pause_us.p99),
+                target: target.into(),
+                result: verdict(ok),
+            });
+            rows.push(Row {
+                item: "1",
+                measure: format!("largest gap between frames per second, 1 MiB `{}`", c.shape),
+                median: us(c.gap_us.median),
+                p99: us(c.gap_us.max),
+                target: "< 1 ms".into(),
+                result: verdict(c.gap_us.max < 1000.0),
+            });
+            if let Some(k) = c.crash {
+                rows.push(Row {
+                    item: "1",
+                    measure: format!("crash to running / state age, 1 MiB `{}`", c.shape),
+                    median: ms(k.to_running_ms),
+                    p99: ms(k.state_age_ms),
+                    target: "< 1 s, age < 1 s".into(),
+                    result: verdict(k.to_running_ms < 1000.0 && k.state_age_ms < 1000.0),
+                });
+            }
+        }
+        rows
+    });
     push_rows(&mut rows, &r.swap, "1", "swap pause", |s| {
         vec![Row {
             item: "1",
-            measure: format!("swap pause, {} KiB state, release", s.state_bytes / 1024),
+            measure: format!(
+                "swap pause, {} KiB `Vec<u8>`, relive's pause_us",
+                s.state_bytes / 1024
+            ),
             median: us(s.pause_us.median),
             p99: us(s.pause_us.p99),
             target: "< 100 µs, p99 < 1 ms".into(),
@@ -917,6 +964,10 @@ pub fn markdown(r: &Results) -> String {
         );
     }
     out.push('\n');
+    if let Some(Ok(s)) = &r.shapes {
+        out.push_str(&crate::shapes::markdown(s));
+        out.push('\n');
+    }
     section(
         &mut out,
         &r.swap,

@@ -144,7 +144,7 @@ fn mapped_files(pid: u32, stem: &str) -> anyhow::Result<usize> {
 
 /// Copies `from` next to `to` under a temporary name, then renames it onto
 /// `to`; returns the `CLOCK_MONOTONIC` time just before the rename.
-fn place(from: &Path, to: &Path) -> anyhow::Result<u64> {
+pub fn place(from: &Path, to: &Path) -> anyhow::Result<u64> {
     let name = to
         .file_name()
         .context("the library path has no file name")?

@@ -20,6 +20,11 @@ compile_error!(
 pub mod handshake;
 pub mod layout;
 
+/// The exit status of a runner whose older, kept-mapped generation's code
+/// panicked when newer code called it: the crash is that old code's, not
+/// the running generation's, so the supervisor starts the running one again.
+pub const EXIT_OLD_CODE_PANICKED: i32 = 86;
+
 pub use handshake::{ABI_VERSION, FLAG_PANIC_ABORT, HANDSHAKE_SYMBOL, Handshake, MAGIC};
 
 /// What the host tells the app about the frame it is about to run.

@@ -63,10 +63,6 @@ pub enum BuildError {
     },
 }
 
-/// Niceness for cargo and the compilers it starts, so the running app keeps its frame rate
-/// (used where the idle scheduling class is not available).
-const NICENESS: libc::c_int = 19;
-
 /// Runs `cargo build` for `req` and waits for it to end.
 pub fn build(req: &BuildRequest) -> Result<BuildOutcome, BuildError> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
@@ -87,17 +83,17 @@ pub fn build(req: &BuildRequest) -> Result<BuildOutcome, BuildError> {
         .stderr(Stdio::piped());
     // SAFETY: the closure runs in the forked child before exec, where only
     // async-signal-safe functions may be called; it only makes the plain
-    // syscalls `sched_setscheduler`, `setpriority` and `prctl`, which neither
-    // allocate nor take locks. Their failure is ignored: the build then merely runs
-    // at normal priority.
+    // syscalls `sched_setscheduler` and `prctl`, which neither allocate nor
+    // take locks. Their failure is ignored: the build then merely runs as a
+    // normal process.
     unsafe {
         cmd.pre_exec(|| {
-            // The idle class: cargo and rustc run only on CPU time the app
-            // leaves unused, so the app keeps its frame rate during a build.
+            // The batch class at normal weight: cargo and rustc get their
+            // fair share of the CPU against other jobs (the idle class got
+            // none while any other job ran: builds took 3x as long), but
+            // never preempt the app's frame thread when it wakes up.
             let param = libc::sched_param { sched_priority: 0 };
-            if libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) != 0 {
-                libc::setpriority(libc::PRIO_PROCESS, 0, NICENESS);
-            }
+            libc::sched_setscheduler(0, libc::SCHED_BATCH, &param);
             // cargo ends with relive (the thread that waits for it), so an
             // interrupted relive leaves no build holding the target folder.
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);

@@ -166,9 +166,15 @@ pub fn run(args: RunnerArgs) -> anyhow::Result<ExitCode> {
                     return;
                 }
             };
-            let begin = match resume.then(|| checkpoints.read_latest()) {
-                Some(Some(bytes)) => Begin::Resume(bytes),
-                _ => Begin::Fresh,
+            let saved = if resume {
+                checkpoints.read_all()
+            } else {
+                Vec::new()
+            };
+            let begin = if saved.is_empty() {
+                Begin::Fresh
+            } else {
+                Begin::Resume(saved)
             };
             let events = report.clone();
             let done = done_tx.clone();

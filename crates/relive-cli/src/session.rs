@@ -31,6 +31,7 @@ use crate::terminal::{Terminal, Tone};
 use crate::watch::{self, Change, Watch};
 use crate::wire::{Library, Report};
 
+mod policy;
 mod recovery;
 mod report;
 mod sources;
@@ -111,8 +112,10 @@ struct Session {
     current: Option<u64>,
     /// The newest generation that ran (loaded, or passed its first frame).
     last_good: Option<u64>,
-    /// Crashes since the last successful reload.
-    crashes: u32,
+    /// Which generations ran and crashed.
+    policy: policy::CrashPolicy,
+    /// A crash whose `rolled_back` event waits for the restart to run.
+    pending_crash: Option<recovery::Crash>,
     /// The program is ending: the runner's end is not a crash.
     ending: bool,
     /// A swap waits for these worker threads of the running generation.
@@ -171,7 +174,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         checkpoints,
         current: None,
         last_good: None,
-        crashes: 0,
+        policy: policy::CrashPolicy::default(),
+        pending_crash: None,
         ending: false,
         postponed: None,
         restart_with: None,
@@ -449,6 +453,10 @@ impl Session {
             Ok(staged) => {
                 self.timings.insert(number, staged.timings);
                 let library = Library::from_staged(&staged);
+                // A second name for the copy: the runner removes the copy
+                // when it retires the generation, and a crash may need it
+                // again (see `recovery`).
+                let _ = std::fs::hard_link(&staged.copy, recovery::kept(&staged.copy));
                 self.staged.insert(number, staged);
                 self.current = Some(number);
                 match (&mut self.child, &self.postponed) {

@@ -1,8 +1,8 @@
-//! Crash checkpoints on disk: the state saved by field name at every swap,
-//! before any new code runs, so that a new process can start from it after
-//! a crash.
+//! Crash checkpoints: the state saved by field name while the program runs
+//! (by a forked child, see the runner's `background` module), so that a new
+//! process can start from it after a crash.
 //!
-//! Writing must be cheap (it is part of the swap pause) and a crash halfway
+//! A crash halfway
 //! through a write must never leave an unreadable checkpoint. So there are
 //! two files, written in turn, each with a header (magic, sequence number,
 //! length): the writer clears the magic first, writes the state, then the
@@ -23,8 +23,30 @@ use std::sync::Mutex;
 use relive_abi::Bytes;
 
 const MAGIC: [u8; 8] = *b"relivecp";
-/// Magic, sequence number, length, reserved.
+/// Magic, sequence number, length, when the state was taken
+/// (`CLOCK_MONOTONIC`, ns).
 const HEADER: usize = 8 + 8 + 8 + 8;
+
+/// `CLOCK_MONOTONIC` in nanoseconds: one clock for every process, so the
+/// supervisor can tell how old a runner's checkpoint is.
+pub fn now_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64) * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// A complete checkpoint read back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Saved {
+    /// The state, by field name.
+    pub state: Vec<u8>,
+    /// When it was taken ([`now_ns`]).
+    pub taken_ns: u64,
+}
 
 /// One checkpoint file, mapped shared into this process.
 #[derive(Debug)]
@@ -115,6 +137,37 @@ struct Writer {
     files: [Mapped; 2],
     slot: usize,
     seq: u64,
+    lock: WriteLock,
+}
+
+/// An exclusive `flock` on a checkpoint file, through an open file
+/// description of its own (a runner, its forked writers and the supervisor
+/// share the file's other descriptions, and so would share their locks).
+/// Held while a checkpoint is written; released when the writer ends, even
+/// by a crash.
+#[derive(Debug)]
+struct WriteLock(File);
+
+impl WriteLock {
+    fn open(file: &File) -> std::io::Result<WriteLock> {
+        File::open(format!("/proc/self/fd/{}", file.as_raw_fd())).map(WriteLock)
+    }
+
+    /// Takes the lock if it is free.
+    fn try_lock(&self) -> bool {
+        // SAFETY: flock on a descriptor this value owns.
+        unsafe { libc::flock(self.0.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+    }
+
+    fn lock(&self) {
+        // SAFETY: flock on a descriptor this value owns.
+        unsafe { libc::flock(self.0.as_raw_fd(), libc::LOCK_EX) };
+    }
+
+    fn unlock(&self) {
+        // SAFETY: flock on a descriptor this value owns.
+        unsafe { libc::flock(self.0.as_raw_fd(), libc::LOCK_UN) };
+    }
 }
 
 /// The two checkpoint files.
@@ -169,11 +222,32 @@ impl Checkpoints {
 
     /// The newest complete checkpoint, if any.
     pub fn read_latest(&self) -> Option<Vec<u8>> {
-        self.files
-            .iter()
-            .filter_map(read_file)
-            .max_by_key(|(seq, _)| *seq)
-            .map(|(_, state)| state)
+        self.read_all().into_iter().next().map(|saved| saved.state)
+    }
+
+    /// Every complete checkpoint, newest first.
+    pub fn read_all(&self) -> Vec<Saved> {
+        read_all(&self.files)
+    }
+
+    /// Waits (up to `timeout`) until no process is writing a checkpoint: a
+    /// runner's child may still be finishing one after the runner crashed.
+    /// Returns whether the files are quiet.
+    pub fn wait_for_writers(&self, timeout: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        let Ok(lock) = WriteLock::open(&self.files[0]) else {
+            return false;
+        };
+        loop {
+            if lock.try_lock() {
+                lock.unlock();
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
     }
 
     /// A writer that continues the sequence of what the files hold, so that
@@ -194,8 +268,14 @@ impl Checkpoints {
         for file in &mut files {
             file.reserve(HEADER + known.max(64 * 1024))?;
         }
+        let lock = WriteLock::open(&self.files[0])?;
         Ok(CheckpointWriter {
-            state: Mutex::new(Writer { files, slot, seq }),
+            state: Mutex::new(Writer {
+                files,
+                slot,
+                seq,
+                lock,
+            }),
         })
     }
 }
@@ -215,24 +295,51 @@ impl CheckpointWriter {
         &self,
         fill: impl FnOnce(&mut [u8]) -> Filled<'b>,
     ) -> std::io::Result<Bytes> {
-        let mut writer = self
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let written = writer.write(fill);
+        self.write_taken(now_ns(), fill)
+    }
+
+    /// [`CheckpointWriter::write_with`] for a state taken at `taken_ns`
+    /// ([`now_ns`]), under the files' write lock.
+    pub fn write_taken<'b>(
+        &self,
+        taken_ns: u64,
+        fill: impl FnOnce(&mut [u8]) -> Filled<'b>,
+    ) -> std::io::Result<Bytes> {
+        let mut writer = self.writer();
+        writer.lock.lock();
+        let written = writer.write(taken_ns, fill);
         if !matches!(&written, Ok(bytes) if !bytes.ptr.is_null()) {
             writer.invalidate();
         }
+        writer.lock.unlock();
         written
+    }
+
+    fn writer(&self) -> std::sync::MutexGuard<'_, Writer> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Makes both files hold no checkpoint, so that a crash from now on
     /// starts fresh instead of from a state older than the running one.
     pub fn invalidate(&self) {
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .invalidate();
+        self.writer().invalidate();
+    }
+
+    /// Moves on to the other file, as a write in another process (a forked
+    /// child of this one) did in its copy of this writer.
+    pub fn advance(&self) {
+        let mut writer = self.writer();
+        writer.slot = 1 - writer.slot;
+        writer.seq += 1;
+    }
+
+    /// The newest complete checkpoint, read from the files.
+    pub fn read_latest(&self) -> Option<Vec<u8>> {
+        let writer = self.writer();
+        let files = [&writer.files[0].file, &writer.files[1].file];
+        read_all(files).into_iter().next().map(|saved| saved.state)
     }
 
     /// Writes `state` as a checkpoint.
@@ -243,7 +350,13 @@ impl CheckpointWriter {
 }
 
 impl Writer {
-    fn write<'b>(&mut self, fill: impl FnOnce(&mut [u8]) -> Filled<'b>) -> std::io::Result<Bytes> {
+    /// Writes a checkpoint over the older file (see
+    /// [`CheckpointWriter::write_with`]).
+    fn write<'b>(
+        &mut self,
+        taken_ns: u64,
+        fill: impl FnOnce(&mut [u8]) -> Filled<'b>,
+    ) -> std::io::Result<Bytes> {
         let (slot, seq) = (self.slot, self.seq);
         let file = &mut self.files[slot];
         file.reserve(HEADER + 4096)?;
@@ -274,6 +387,7 @@ impl Writer {
         let out = self.files[slot].bytes();
         out[8..16].copy_from_slice(&seq.to_le_bytes());
         out[16..24].copy_from_slice(&(len as u64).to_le_bytes());
+        out[24..32].copy_from_slice(&taken_ns.to_le_bytes());
         std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
         out[..8].copy_from_slice(&MAGIC);
         let state = Bytes {
@@ -309,17 +423,24 @@ pub enum Filled<'a> {
     Nothing,
 }
 
-fn read_file(file: &File) -> Option<(u64, Vec<u8>)> {
+/// Every complete checkpoint of `files`, newest first.
+fn read_all<'f>(files: impl IntoIterator<Item = &'f File>) -> Vec<Saved> {
+    let mut all: Vec<(u64, Saved)> = files.into_iter().filter_map(read_file).collect();
+    all.sort_by_key(|(seq, _)| std::cmp::Reverse(*seq));
+    all.into_iter().map(|(_, saved)| saved).collect()
+}
+
+fn read_file(file: &File) -> Option<(u64, Saved)> {
     let mut header = [0u8; HEADER];
     file.read_exact_at(&mut header, 0).ok()?;
     let word = |i: usize| header[i..i + 8].try_into().ok().map(u64::from_le_bytes);
     if header[..8] != MAGIC {
         return None;
     }
-    let (seq, len) = (word(8)?, word(16)?);
+    let (seq, len, taken_ns) = (word(8)?, word(16)?, word(24)?);
     let mut state = vec![0u8; usize::try_from(len).ok()?];
     file.read_exact_at(&mut state, HEADER as u64).ok()?;
-    Some((seq, state))
+    Some((seq, Saved { state, taken_ns }))
 }
 
 #[cfg(test)]

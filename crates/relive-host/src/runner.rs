@@ -3,18 +3,21 @@
 //!
 //! A swap: the orchestrator plans the state's move against the running
 //! generation's layout, starts the new generation's thread (it waits), and
-//! posts the request. At its next frame boundary the old thread stops its
-//! workers, keeps a snapshot of the state, hands the state's address over
-//! and waits. The new thread adopts the state, runs `reloaded` and its first
-//! frame: that is the trial. If it passes, the old thread drops its snapshot
-//! and ends, and the old library is closed; if it panics, the new state is
-//! dropped and the old thread restores its snapshot and runs on.
+//! posts the request; the phases that follow are in `swap.rs`. The
+//! orchestrator gives the old thread the trial's verdict: commit (the old
+//! library is closed) or roll back.
+//!
+//! With a [`CheckpointSink`], the running program is checkpointed at frame
+//! boundaries every 500 ms by a forked child (`background.rs`), never in
+//! the swap pause.
 
+mod background;
 mod clock;
 mod control;
 mod events;
 mod frames;
 mod pins;
+mod swap;
 
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -27,8 +30,8 @@ use control::{Control, Request, Verdict};
 pub use events::{RunEvent, Stages};
 use frames::Start;
 
-/// Where a runner writes the state's checkpoint at every swap, before the
-/// new code runs (see [`crate::checkpoint`]).
+/// Where a runner writes the state's checkpoints while the program runs
+/// (see [`crate::checkpoint`]).
 pub type CheckpointSink = Arc<crate::checkpoint::CheckpointWriter>;
 
 /// How the first generation gets its state.
@@ -36,9 +39,9 @@ pub type CheckpointSink = Arc<crate::checkpoint::CheckpointWriter>;
 pub enum Begin {
     /// `Default`, then `App::init`.
     Fresh,
-    /// Loaded by name from a checkpoint (falls back to fresh if it does not
-    /// fit), then `App::reloaded`.
-    Resume(Vec<u8>),
+    /// Loaded by name from the first of these checkpoints (newest first)
+    /// that fits (falls back to fresh if none does), then `App::reloaded`.
+    Resume(Vec<crate::checkpoint::Saved>),
 }
 
 /// Messages to the orchestrator, from the owner and from frame threads.
@@ -49,6 +52,7 @@ enum Msg {
         generation: u64,
         resumed: bool,
         note: String,
+        taken_ns: Option<u64>,
     },
     NoCheckpoint {
         generation: u64,
@@ -96,8 +100,9 @@ pub struct Runner {
 
 impl Runner {
     /// Starts `first` (fresh, or from a checkpoint) and runs its frames.
-    /// With `checkpoint`, the state is saved portably at every swap, before
-    /// any new code runs, and handed to it (for recovery after a crash).
+    /// With `checkpoint`, the state is saved portably while the program
+    /// runs, at frame boundaries, at least every second (for recovery after
+    /// a crash), and a swap's rollback restores it.
     /// `on_event` is called on the orchestrator thread.
     pub fn start(
         first: Generation,
@@ -108,7 +113,7 @@ impl Runner {
         let (tx, rx) = mpsc::channel();
         let mut orchestrator = Orchestrator {
             tx: tx.clone(),
-            checkpoint,
+            checkpoint: checkpoint.map(|writer| Arc::new(background::Background::new(writer))),
             on_event: Box::new(on_event),
             active: None,
             trial: None,
@@ -177,7 +182,7 @@ struct Trial {
 
 struct Orchestrator {
     tx: Sender<Msg>,
-    checkpoint: Option<CheckpointSink>,
+    checkpoint: Option<Arc<background::Background>>,
     on_event: Box<dyn FnMut(RunEvent) + Send>,
     active: Option<Running>,
     trial: Option<Trial>,
@@ -254,12 +259,14 @@ impl Orchestrator {
                     generation,
                     resumed,
                     note,
+                    taken_ns,
                 } => {
                     self.fresh = false;
                     self.emit(RunEvent::Loaded {
                         generation,
                         resumed,
                         note,
+                        taken_ns,
                     });
                 }
                 Msg::NoCheckpoint { generation, reason } => {

@@ -79,11 +79,12 @@ pub trait App: State + Default {
     }
 
     /// Runs on the old code at the frame boundary before its state leaves:
-    /// before it is checkpointed and handed to new code at a reload. Turn
+    /// before it is handed to new code at a reload, and before each crash
+    /// checkpoint (about twice a second, while the program goes on). Turn
     /// what cannot be carried (an ECS world, a handle, a GPU resource) into
-    /// plain data in carried fields here, and rebuild it in
-    /// [`App::reloaded`]. If the swap does not happen after all, `reloaded`
-    /// runs on this same code.
+    /// plain data in carried fields here, by copying: the program may go on
+    /// with this state. Rebuild it in [`App::reloaded`]. If the swap does
+    /// not happen after all, `reloaded` runs on this same code.
     fn unloading(&mut self, ctx: &mut Ctx) {
         let _ = ctx;
     }

@@ -74,8 +74,9 @@ pub(crate) fn retired(yes: bool) {
 /// A panic in this library's code that was called from another library
 /// (a trait object or `fn` pointer carried over from this generation, called
 /// by newer code): the caller's std cannot catch it, and unwinding into it
-/// would abort without a word. Says so precisely and aborts, so that relive
-/// brings the program back through its crash path.
+/// would abort without a word. Says so precisely and ends the process with
+/// [`relive_abi::EXIT_OLD_CODE_PANICKED`], so that relive brings the program
+/// back through its crash path, on the running generation.
 fn panicked_in_pinned_code(info: &PanicHookInfo<'_>) -> ! {
     let location = info
         .location()
@@ -88,7 +89,9 @@ fn panicked_in_pinned_code(info: &PanicHookInfo<'_>) -> ! {
          Make such values again from the new code (in `reloaded`), or restart, to run the new code's version",
         payload_text(info.payload())
     );
-    std::process::abort()
+    // SAFETY: ends the process at once, without running exit handlers or
+    // destructors in a process whose old code is mid-panic.
+    unsafe { libc::_exit(relive_abi::EXIT_OLD_CODE_PANICKED) }
 }
 
 /// Runs `body` as relive's boundary on this thread: a panic that escapes it

@@ -19,13 +19,12 @@ impl Session {
                 generation,
                 resumed,
                 note,
+                taken_ns,
             } => {
                 self.last_good = Some(generation);
                 self.current = Some(generation);
-                if !resumed {
-                    // A fresh start: earlier crashes were of other code.
-                    self.crashes = 0;
-                }
+                self.policy.ran(generation);
+                self.report_crash(taken_ns, &note);
                 self.events.emit(
                     "loaded",
                     json!({"generation": generation, "resumed": resumed, "note": note}),
@@ -61,7 +60,8 @@ impl Session {
                 kept_mapped,
             } => {
                 self.last_good = Some(generation);
-                self.crashes = 0;
+                self.policy.ran(generation);
+                self.forget_unreachable(generation);
                 self.postponed = None;
                 let prepare = self.timings.remove(&generation).unwrap_or_default();
                 if plan.mode != Mode::Identical {

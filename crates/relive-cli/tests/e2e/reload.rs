@@ -131,18 +131,21 @@ fn panic_in_new_code_rolls_back_with_the_state_from_before_the_reload() {
     assert_eq!(rolled["generation"], 1, "generation 1 runs again");
 
     // The panicking frame had already counted; the rollback restores the
-    // state from before the reload, so the old code continues with no gap.
+    // checkpoint started at the frame boundary before the swap, so the old
+    // code continues with no gap and at most that one frame repeated.
     let last = ticks(&relive).last().expect("ticks").counter;
     relive.wait_for("old code running on", SHORT_DEADLINE, |r| {
         (ticks(r).last().expect("ticks").counter > last + 3).then_some(())
     });
     let all = ticks(&relive);
+    let mut repeated = 0;
     for pair in all.windows(2) {
-        assert_eq!(
-            pair[1].counter,
-            pair[0].counter + 1,
-            "no frame lost or repeated"
-        );
+        if pair[1].counter == pair[0].counter {
+            repeated += 1;
+        } else {
+            assert_eq!(pair[1].counter, pair[0].counter + 1, "no frame lost");
+        }
+        assert!(repeated <= 1, "more than one frame repeated");
         assert_eq!(pair[1].generation, 1);
     }
 

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use crate::plan::Plan;
 
+use super::Stages;
 use super::clock::Clock;
 
 /// What the orchestrator wants from a frame thread.
@@ -38,15 +39,13 @@ pub(super) enum Verdict {
 pub(super) struct Handover {
     pub state: *const u8,
     pub size: usize,
-    /// For a migration: the state saved by name (the checkpoint, or a save
-    /// in the old library's buffer).
+    /// For a migration: the state saved by name, in the old library's
+    /// buffer.
     pub saved: relive_abi::Bytes,
-    pub save_us: u64,
+    /// The old side's stages of the pause.
+    pub stages: Stages,
     pub clock: Clock,
     pub last_frame_end: Instant,
-    pub stop_workers_us: u64,
-    pub checkpoint_us: u64,
-    pub snapshot_us: u64,
     pub sent: Instant,
     /// The old generations that the state's values point into (by number):
     /// they stay mapped.

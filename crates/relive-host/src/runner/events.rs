@@ -9,7 +9,8 @@ use crate::plan::Plan;
 pub struct Stages {
     /// Stopping and joining the old generation's workers.
     pub stop_workers_us: u64,
-    /// The checkpoint kept for a crash (saved by name, written to disk).
+    /// Not in the pause: the `fork` that started the checkpoint a rollback
+    /// would restore, at the frame boundary before the pause.
     pub checkpoint_us: u64,
     /// The deep copy kept for a rollback.
     pub snapshot_us: u64,
@@ -36,8 +37,11 @@ pub enum RunEvent {
         resumed: bool,
         /// Why a checkpoint could not be used, if one was given.
         note: String,
+        /// When the restored state was taken (`CLOCK_MONOTONIC`, ns; see
+        /// [`crate::checkpoint::now_ns`]).
+        taken_ns: Option<u64>,
     },
-    /// The state could not be checkpointed for crash recovery at a swap.
+    /// The state could not be checkpointed for crash recovery.
     NoCheckpoint {
         /// The generation whose state was saved.
         generation: u64,

@@ -1,0 +1,302 @@
+//! Checkpoints written while the program runs: at a frame boundary the
+//! frame thread `fork()`s, and the child, which holds a copy-on-write image
+//! of the process as it was at that boundary, saves the state by field name
+//! into the checkpoint file and exits, while the parent runs on at once.
+//! The frame pays for the `fork` (page tables, no data) and for the pages
+//! it writes while the child still shares them; the by-name work runs in the
+//! child, on the other core.
+//!
+//! Only the frame thread touches the state, and only between frames, so
+//! the image is consistent whatever the workers are doing: they keep
+//! running in the parent, and do not exist in the child. The child calls
+//! nothing that a worker could hold a lock on except the allocator (glibc
+//! makes it usable after `fork`); a child that hangs all the same is killed
+//! by its alarm, and the checkpoint is skipped.
+//!
+//! One child at a time, shared by every generation's frame thread (a
+//! swap's old and new thread): [`Background`] is the runner's only writer.
+
+use std::io::Read;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use relive_abi::{FrameInfo, Status};
+
+use crate::checkpoint::{CheckpointWriter, Filled, now_ns};
+use crate::generation::Generation;
+
+/// How often the running program is checkpointed (while frames run): a
+/// crash loses at most this, plus the time a child takes to write.
+pub(super) const EVERY: Duration = Duration::from_millis(500);
+/// After a failed checkpoint (a state that cannot be saved by name), how
+/// long until the next attempt.
+const AFTER_FAILURE: Duration = Duration::from_secs(5);
+/// A child that has not finished by then is stuck (a lock held at the
+/// fork): it is killed by its alarm, seconds.
+const CHILD_ALARM_S: u32 = 10;
+/// How long a rollback waits for the child that saved the state it needs.
+const ROLLBACK_WAIT: Duration = Duration::from_secs(15);
+
+/// What a finished child did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Outcome {
+    /// The checkpoint is complete.
+    Written,
+    /// It could not be written; why.
+    Failed(String),
+}
+
+struct InFlight {
+    pid: libc::pid_t,
+    /// The child's report of a failure.
+    pipe: std::fs::File,
+}
+
+struct Inner {
+    in_flight: Option<InFlight>,
+    last_start: Option<Instant>,
+    /// The last finished child's outcome.
+    last: Option<Outcome>,
+    /// A failure was reported already (report once per failing streak).
+    reported: bool,
+}
+
+/// The runner's checkpoint writer, behind one lock for all frame threads.
+pub(super) struct Background {
+    writer: Arc<CheckpointWriter>,
+    inner: Mutex<Inner>,
+}
+
+/// A failure to report, from [`Background::tick`].
+pub(super) struct Failure(pub String);
+
+impl Background {
+    pub fn new(writer: Arc<CheckpointWriter>) -> Background {
+        Background {
+            writer,
+            inner: Mutex::new(Inner {
+                in_flight: None,
+                last_start: None,
+                last: None,
+                reported: false,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether the last checkpoint that finished worked (`None`: none yet).
+    pub fn last_worked(&self) -> Option<bool> {
+        self.lock().last.as_ref().map(|o| *o == Outcome::Written)
+    }
+
+    /// At a frame boundary: collects a finished child, and starts a new one
+    /// when one is due. Returns a failure to report, once per streak.
+    pub fn tick(&self, generation: &Generation, info: &FrameInfo) -> Option<Failure> {
+        let mut inner = self.lock();
+        let failure = self.collect(&mut inner, false);
+        let wait = match inner.last {
+            Some(Outcome::Failed(_)) => AFTER_FAILURE,
+            _ => EVERY,
+        };
+        if inner.in_flight.is_none() && inner.last_start.is_none_or(|t| t.elapsed() >= wait) {
+            self.start(&mut inner, generation, info);
+        }
+        failure
+    }
+
+    /// Starts a checkpoint of the state at this frame boundary now, unless
+    /// one is still being written. Returns whether it started.
+    pub fn start_now(&self, generation: &Generation, info: &FrameInfo) -> bool {
+        let mut inner = self.lock();
+        let _ = self.collect(&mut inner, false);
+        if inner.in_flight.is_some() {
+            return false;
+        }
+        self.start(&mut inner, generation, info)
+    }
+
+    /// Waits for the child in flight, if any; returns the newest outcome.
+    pub fn wait(&self) -> Option<Outcome> {
+        let deadline = Instant::now() + ROLLBACK_WAIT;
+        loop {
+            let mut inner = self.lock();
+            let _ = self.collect(&mut inner, false);
+            if inner.in_flight.is_none() || Instant::now() >= deadline {
+                if Instant::now() >= deadline {
+                    let _ = self.collect(&mut inner, true);
+                }
+                return inner.last.clone();
+            }
+            drop(inner);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// The newest complete checkpoint's bytes.
+    pub fn read_latest(&self) -> Option<Vec<u8>> {
+        // Under the lock: no fork happens while the writer's own lock is held.
+        let _inner = self.lock();
+        self.writer.read_latest()
+    }
+
+    /// Reaps a finished child (or, with `kill`, the one in flight).
+    fn collect(&self, inner: &mut Inner, kill: bool) -> Option<Failure> {
+        let flight = inner.in_flight.as_mut()?;
+        if kill {
+            // SAFETY: kill has no memory effects; `pid` is our unreaped child.
+            unsafe { libc::kill(flight.pid, libc::SIGKILL) };
+        }
+        let mut status = 0;
+        let flags = if kill { 0 } else { libc::WNOHANG };
+        // SAFETY: waits for our own child; `status` is a valid int.
+        let reaped = unsafe { libc::waitpid(flight.pid, &mut status, flags) };
+        if reaped == 0 {
+            return None; // still writing
+        }
+        let mut message = String::new();
+        let _ = flight.pipe.read_to_string(&mut message);
+        inner.in_flight = None;
+        let worked = reaped > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+        if worked {
+            self.writer.advance();
+            inner.last = Some(Outcome::Written);
+            inner.reported = false;
+            return None;
+        }
+        if message.is_empty() {
+            message = if libc::WIFSIGNALED(status) {
+                format!(
+                    "the process writing it ended by signal {} (stuck for {CHILD_ALARM_S} s, or killed)",
+                    libc::WTERMSIG(status)
+                )
+            } else {
+                "the process writing it failed".into()
+            };
+        }
+        inner.last = Some(Outcome::Failed(message.clone()));
+        if std::mem::replace(&mut inner.reported, true) {
+            None
+        } else {
+            Some(Failure(message))
+        }
+    }
+
+    /// Forks a child that writes the checkpoint. Returns whether it started.
+    /// Runs the app's `unloading` hook (what cannot be carried becomes
+    /// data, as before a swap), then forks the child that writes the state.
+    fn start(&self, inner: &mut Inner, generation: &Generation, info: &FrameInfo) -> bool {
+        if generation.unloading(info) != Status::OK {
+            inner.last_start = Some(Instant::now());
+            inner.last = Some(Outcome::Failed(format!(
+                "the app's `unloading` failed before a checkpoint: {}",
+                generation.last_message()
+            )));
+            return false;
+        }
+        let mut fds = [0; 2];
+        // SAFETY: `fds` has room for the two descriptors pipe2 returns.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            inner.last = Some(Outcome::Failed(format!(
+                "cannot make a pipe for the checkpoint: {}",
+                std::io::Error::last_os_error()
+            )));
+            return false;
+        }
+        // SAFETY: both descriptors are new and owned by nobody else.
+        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        let taken_ns = now_ns();
+        inner.last_start = Some(Instant::now());
+        // SAFETY: the child runs only `child_body`, which never returns (it
+        // ends with `_exit`) and uses what is safe after a fork of a
+        // threaded process, as the module docs explain.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            child_body(&self.writer, generation, taken_ns, write);
+        }
+        if pid < 0 {
+            inner.last = Some(Outcome::Failed(format!(
+                "cannot fork to write the checkpoint: {}",
+                std::io::Error::last_os_error()
+            )));
+            return false;
+        }
+        drop(write);
+        inner.in_flight = Some(InFlight {
+            pid,
+            pipe: std::fs::File::from(read),
+        });
+        true
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        // A child still writing finishes on its own: its checkpoint is the
+        // newest state, and it holds the file's lock until it is complete.
+        let inner = self.inner.get_mut().unwrap_or_else(PoisonError::into_inner);
+        if let Some(flight) = inner.in_flight.take() {
+            let mut status = 0;
+            // SAFETY: waits for our own child.
+            unsafe { libc::waitpid(flight.pid, &mut status, 0) };
+        }
+    }
+}
+
+/// The child: saves the state into the checkpoint file and exits.
+fn child_body(
+    writer: &CheckpointWriter,
+    generation: &Generation,
+    taken_ns: u64,
+    report: OwnedFd,
+) -> ! {
+    // SAFETY: plain system calls with no memory effects on this process's
+    // data: an alarm that ends a child stuck on a lock, and a lower
+    // priority so that the parent's frames come first.
+    unsafe {
+        libc::alarm(CHILD_ALARM_S);
+        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+    }
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut status = Status::OK;
+        let written = writer.write_taken(taken_ns, |space| {
+            let space_ptr = space.as_ptr();
+            let (saved, bytes) = generation.save(true, Some(space));
+            status = saved;
+            if saved != Status::OK {
+                Filled::Nothing
+            } else if std::ptr::eq(bytes.ptr, space_ptr) {
+                Filled::InPlace(bytes.len)
+            } else {
+                // SAFETY: the library returned `len` bytes it owns, valid
+                // until the next call into it (after this copy).
+                Filled::Elsewhere(unsafe { std::slice::from_raw_parts(bytes.ptr, bytes.len) })
+            }
+        });
+        match written {
+            Err(e) => Err(format!("cannot write the checkpoint: {e}")),
+            Ok(_) if status != Status::OK => {
+                let message = generation.last_message();
+                Err(message
+                    .split_once('\n')
+                    .map_or(message.clone(), |(_, m)| m.to_string()))
+            }
+            Ok(_) => Ok(()),
+        }
+    }));
+    let code = match result {
+        Ok(Ok(())) => 0,
+        Ok(Err(message)) => {
+            let mut pipe = std::fs::File::from(report);
+            let _ = std::io::Write::write_all(&mut pipe, message.as_bytes());
+            1
+        }
+        Err(_) => 1,
+    };
+    // SAFETY: ends the child at once, without running the parent's exit
+    // handlers or destructors (which belong to the parent).
+    unsafe { libc::_exit(code) }
+}
