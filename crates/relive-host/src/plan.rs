@@ -163,7 +163,15 @@ fn fields_plan(
             Some(before) if identical.same(&before.ty, &field.ty) => {
                 plan.sources.push(before.offset as i64);
             }
-            Some(_) if field.reset => {
+            // A reset field starts over only when its old value cannot be
+            // loaded at all; one that loads by name (a serde value, which is
+            // never identical as bytes, or a widened number) keeps it.
+            Some(before)
+                if field.reset
+                    && Compat::new(old, new)
+                        .check(&before.ty, &field.ty, &path)
+                        .is_err() =>
+            {
                 plan.sources.push(-1);
                 plan.reset.push(path);
             }

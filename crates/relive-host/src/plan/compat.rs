@@ -54,7 +54,11 @@ pub(super) struct Compat<'a> {
     old: &'a Layout,
     new: &'a Layout,
     identical: Identical<'a>,
+    /// Pairs being checked further up (a type that contains itself), or
+    /// found compatible.
     assumed: HashSet<(String, String)>,
+    /// The pairs of `assumed` in the order they were added.
+    log: Vec<(String, String)>,
     added: Vec<String>,
     removed: Vec<String>,
     widened: Vec<String>,
@@ -68,6 +72,7 @@ impl<'a> Compat<'a> {
             new,
             identical: Identical::new(old, new),
             assumed: HashSet::new(),
+            log: Vec::new(),
             added: Vec::new(),
             removed: Vec::new(),
             widened: Vec::new(),
@@ -92,9 +97,11 @@ impl<'a> Compat<'a> {
         if self.identical.same(a, b) {
             return Ok(());
         }
-        if !self.assumed.insert((a.to_string(), b.to_string())) {
+        let pair = (a.to_string(), b.to_string());
+        if !self.assumed.insert(pair.clone()) {
             return Ok(());
         }
+        self.log.push(pair);
         match (&old.kind, &new.kind) {
             (Kind::Scalar, Kind::Scalar) => {
                 if a == b {
@@ -162,15 +169,39 @@ impl<'a> Compat<'a> {
         }
     }
 
+    fn marks(&self) -> [usize; 5] {
+        [
+            self.log.len(),
+            self.added.len(),
+            self.removed.len(),
+            self.widened.len(),
+            self.reset.len(),
+        ]
+    }
+
+    fn forget_since(&mut self, [log, added, removed, widened, reset]: [usize; 5]) {
+        for pair in self.log.drain(log..) {
+            self.assumed.remove(&pair);
+        }
+        self.added.truncate(added);
+        self.removed.truncate(removed);
+        self.widened.truncate(widened);
+        self.reset.truncate(reset);
+    }
+
     fn fields(&mut self, f: &[Field], g: &[Field], path: &str) -> Result<(), String> {
         for field in g.iter().filter(|x| !x.skip) {
             let at = format!("{path}.{}", field.name);
             match f.iter().find(|x| x.name == field.name && !x.skip) {
                 Some(before) => {
+                    let marks = self.marks();
                     if let Err(why) = self.check(&before.ty, &field.ty, &at) {
                         if !field.reset {
                             return Err(why);
                         }
+                        // The field starts from `Default`: what the failed
+                        // check assumed or collected below it does not hold.
+                        self.forget_since(marks);
                         self.reset.push(at);
                     }
                 }

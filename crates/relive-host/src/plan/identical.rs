@@ -17,8 +17,12 @@ pub(super) struct Identical<'a> {
     old: &'a Layout,
     new: &'a Layout,
     /// Pairs being compared further up (a type that contains itself):
-    /// assumed identical, which holds if nothing else differs.
+    /// assumed identical, which holds if nothing else differs; and pairs
+    /// found identical, kept for later questions.
     assumed: HashSet<(String, String)>,
+    /// The pairs of `assumed` in the order they were added, so that a failed
+    /// comparison can forget what it added.
+    log: Vec<(String, String)>,
 }
 
 impl<'a> Identical<'a> {
@@ -27,11 +31,26 @@ impl<'a> Identical<'a> {
             old,
             new,
             assumed: HashSet::new(),
+            log: Vec::new(),
         }
     }
 
     /// Whether old type `a` and new type `b` have the same bytes.
     pub(super) fn same(&mut self, a: &str, b: &str) -> bool {
+        let mark = self.log.len();
+        let same = self.compare(a, b);
+        if !same {
+            // Every pair assumed or found identical during this comparison
+            // may rest on an assumption that has just failed: forget them
+            // all, so that no later question is answered from them.
+            for pair in self.log.drain(mark..) {
+                self.assumed.remove(&pair);
+            }
+        }
+        same
+    }
+
+    fn compare(&mut self, a: &str, b: &str) -> bool {
         let (Some(old), Some(new)) = (self.old.types.get(a), self.new.types.get(b)) else {
             return false;
         };
@@ -42,7 +61,8 @@ impl<'a> Identical<'a> {
         if !self.assumed.insert(pair.clone()) {
             return true;
         }
-        let same = match (&old.kind, &new.kind) {
+        self.log.push(pair);
+        match (&old.kind, &new.kind) {
             (Kind::Scalar, Kind::Scalar) | (Kind::Pinned { .. }, Kind::Pinned { .. }) => a == b,
             (Kind::Opaque, Kind::Opaque) => a == b && fixed_by_the_compiler(a),
             (Kind::Struct { fields: f }, Kind::Struct { fields: g })
@@ -73,11 +93,7 @@ impl<'a> Identical<'a> {
                 x == y && p.len() == q.len() && p.iter().zip(q).all(|(s, t)| self.same(s, t))
             }
             _ => false,
-        };
-        if !same {
-            self.assumed.remove(&pair);
         }
-        same
     }
 
     fn fields(&mut self, f: &[Field], g: &[Field]) -> bool {

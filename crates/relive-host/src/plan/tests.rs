@@ -837,3 +837,76 @@ fn options_around_options_or_units_are_not_widened_into() {
         );
     }
 }
+
+mod recursive {
+    pub mod before {
+        #[derive(Default, relive::State)]
+        pub struct A {
+            pub b: Option<Box<B>>,
+            pub x: u32,
+        }
+        #[derive(Default, relive::State)]
+        pub struct B {
+            pub a: Vec<A>,
+        }
+        #[derive(Default, relive::State)]
+        pub struct All {
+            #[relive(reset)]
+            pub a: A,
+            pub b: B,
+        }
+        #[derive(Default, relive::State)]
+        pub struct S {
+            pub n: u32,
+            #[relive(serde, reset)]
+            pub v: (f32, f32),
+        }
+    }
+    pub mod after {
+        #[derive(Default, relive::State)]
+        pub struct A {
+            pub b: Option<Box<B>>,
+            pub x: u64,
+        }
+        #[derive(Default, relive::State)]
+        pub struct B {
+            pub a: Vec<A>,
+        }
+        #[derive(Default, relive::State)]
+        pub struct All {
+            #[relive(reset)]
+            pub a: A,
+            pub b: B,
+        }
+    }
+}
+
+#[test]
+fn a_failed_comparison_leaves_no_assumption_behind() {
+    use recursive::{after, before};
+    // Comparing `A` assumes `A` while it looks at `B` (which holds `A`s),
+    // then fails on `x`: `B` must not stay "identical" on that assumption,
+    // or its old-layout `A`s would move as bytes.
+    let p = plan(&layout::<before::All>(), &layout::<after::All>()).expect("by name");
+    assert_eq!(p.mode, Mode::Migrate, "{p:?}");
+    assert!(p.reset.is_empty(), "a widened field loads: {p:?}");
+    let (old, new) = (layout::<before::All>(), layout::<after::All>());
+    let mut identical = Identical::new(&old, &new);
+    let key = |l: &Layout, name: &str| {
+        l.types
+            .keys()
+            .find(|k| k.ends_with(name))
+            .cloned()
+            .expect("described")
+    };
+    assert!(!identical.same(&key(&old, "::A"), &key(&new, "::A")));
+    assert!(!identical.same(&key(&old, "::B"), &key(&new, "::B")));
+}
+
+#[test]
+fn an_unchanged_reset_serde_field_keeps_its_value() {
+    use recursive::before::S;
+    let p = plan(&layout::<S>(), &layout::<S>()).expect("same types");
+    assert!(p.reset.is_empty(), "{p:?}");
+    assert_eq!(p.mode, Mode::Migrate, "a serde value moves by name");
+}
