@@ -357,7 +357,7 @@ impl LayoutBuilder {
     }
 
     /// Registers `T` under a key of its own (not its type name), once.
-    fn add_keyed<T>(&mut self, key: String, kind: Kind) -> String {
+    pub(crate) fn add_keyed<T>(&mut self, key: String, kind: Kind) -> String {
         self.types.entry(key.clone()).or_insert_with(|| TypeDef {
             size: size_of::<T>() as u64,
             align: align_of::<T>() as u64,

@@ -169,17 +169,39 @@ container!("BTreeMap", [K: State + Ord, V: State], BTreeMap<K, V>, [K, V],
         .map(|(k, v)| (k.0, v.0))
         .collect()));
 
-/// The hasher builder of a map or set, as one of its type parameters: its
-/// bytes (the keys of `RandomState`, nothing for a zero-sized builder) are
-/// all its meaning, and its key names it, so that two maps with different
-/// hashers are never identical. Never a value of its own.
+/// The hasher builder of a map or set, as one of its type parameters. It is
+/// described by name only (`Opaque`, key `path#hasher`), so that two maps
+/// with different hashers are never identical; a migration rebuilds the
+/// table with the new code's builder. The host moves a map's bytes with its
+/// builder only when one name is one definition: a std builder (its
+/// definition is fixed by the compiler), or a zero-sized one (no bytes to
+/// misread), whose key then carries a fingerprint of the hashes it makes,
+/// so that a changed hash function is never "identical". Never a value of
+/// its own.
 pub(crate) struct Hasher<H>(std::marker::PhantomData<H>);
 
+/// Hashes of a few probe values, for a zero-sized builder's key.
+fn hash_fingerprint<H: BuildHasher + Default>() -> u64 {
+    let builder = H::default();
+    [0u64, 1, 0x9e37_79b9_7f4a_7c15, u64::MAX]
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325, |acc, probe| {
+            (acc ^ builder.hash_one(probe)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+}
+
 // SAFETY: only `describe` is ever called (the containers describe their
-// hasher through it), and it describes `H` itself, a scalar.
-unsafe impl<H: 'static> State for Hasher<H> {
+// hasher through it); it describes `H` as opaque, which the host moves as
+// bytes only under the rules above.
+unsafe impl<H: BuildHasher + Default + 'static> State for Hasher<H> {
     fn describe(layout: &mut LayoutBuilder) -> String {
-        layout.scalar::<H>()
+        let name = std::any::type_name::<H>();
+        let key = if size_of::<H>() == 0 {
+            format!("{name}#hasher#{:016x}", hash_fingerprint::<H>())
+        } else {
+            format!("{name}#hasher")
+        };
+        layout.add_keyed::<H>(key, Kind::Opaque)
     }
     fn snapshot(&self) -> Self {
         Hasher(std::marker::PhantomData)

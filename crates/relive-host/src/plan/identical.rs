@@ -64,7 +64,9 @@ impl<'a> Identical<'a> {
         self.log.push(pair);
         match (&old.kind, &new.kind) {
             (Kind::Scalar, Kind::Scalar) | (Kind::Pinned { .. }, Kind::Pinned { .. }) => a == b,
-            (Kind::Opaque, Kind::Opaque) => a == b && fixed_by_the_compiler(a),
+            (Kind::Opaque, Kind::Opaque) => {
+                a == b && (fixed_by_the_compiler(a) || fingerprinted_zero_sized(a, old.size))
+            }
             (Kind::Struct { fields: f }, Kind::Struct { fields: g })
             | (Kind::Tuple { fields: f }, Kind::Tuple { fields: g }) => self.fields(f, g),
             (
@@ -107,12 +109,23 @@ impl<'a> Identical<'a> {
     }
 }
 
-/// Whether a skipped field's type key (`path#skipped`) names only std types,
+/// Whether an opaque key is a zero-sized hasher builder's with the
+/// fingerprint of its hashes (`path#hasher#<hex>`): no bytes to misread, and
+/// the same hash function.
+fn fingerprinted_zero_sized(key: &str, size: u64) -> bool {
+    size == 0
+        && key
+            .rsplit_once("#hasher#")
+            .is_some_and(|(_, fp)| fp.len() == 16 && fp.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// Whether an opaque type key (`path#skipped`, `path#hasher`) names only std types,
 /// primitives and `dyn`/`fn`/`&` syntax, so that one name is one definition.
 fn fixed_by_the_compiler(key: &str) -> bool {
-    const WORDS: [&str; 24] = [
+    const WORDS: [&str; 25] = [
         "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize",
-        "f32", "f64", "bool", "char", "str", "dyn", "fn", "mut", "const", "static", "skipped", "",
+        "f32", "f64", "bool", "char", "str", "dyn", "fn", "mut", "const", "static", "skipped",
+        "hasher", "",
     ];
     key.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
         .all(|path| match path.split_once("::") {

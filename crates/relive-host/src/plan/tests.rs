@@ -910,3 +910,47 @@ fn an_unchanged_reset_serde_field_keeps_its_value() {
     assert!(p.reset.is_empty(), "{p:?}");
     assert_eq!(p.mode, Mode::Migrate, "a serde value moves by name");
 }
+
+mod hashers {
+    use std::hash::{BuildHasher, DefaultHasher, Hasher};
+
+    /// A zero-sized builder of another crate: no bytes, one hash function.
+    #[derive(Default)]
+    pub struct Plain;
+    impl BuildHasher for Plain {
+        type Hasher = DefaultHasher;
+        fn build_hasher(&self) -> DefaultHasher {
+            DefaultHasher::new()
+        }
+    }
+
+    /// A builder with bytes of its own, whose meaning its name does not fix.
+    #[derive(Default)]
+    pub struct Keyed(pub u64);
+    impl BuildHasher for Keyed {
+        type Hasher = DefaultHasher;
+        fn build_hasher(&self) -> DefaultHasher {
+            let mut h = DefaultHasher::new();
+            h.write_u64(self.0);
+            h
+        }
+    }
+}
+
+#[test]
+fn maps_move_as_bytes_only_with_a_hasher_whose_name_is_one_definition() {
+    use std::collections::HashMap;
+    let identical = |l: &Layout| Identical::new(l, l).same(&l.root, &l.root);
+    assert!(identical(&layout::<HashMap<u64, u64>>()), "std RandomState");
+    assert!(identical(&layout::<HashMap<u64, u64, hashers::Plain>>()));
+    assert!(
+        !identical(&layout::<HashMap<u64, u64, hashers::Keyed>>()),
+        "a builder with bytes of a non-std type may change under its name"
+    );
+    let p = plan(
+        &layout::<HashMap<u64, u64, hashers::Keyed>>(),
+        &layout::<HashMap<u64, u64, hashers::Keyed>>(),
+    )
+    .expect("by name");
+    assert_eq!(p.mode, Mode::Migrate, "the map is rebuilt");
+}

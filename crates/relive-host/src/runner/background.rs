@@ -60,6 +60,12 @@ struct Inner {
     last: Option<Outcome>,
     /// A failure was reported already (report once per failing streak).
     reported: bool,
+    /// A failure of `start_now` to report at the next tick.
+    pending: Option<Failure>,
+    /// Children started so far: the number of the newest one.
+    started: u64,
+    /// The number of the child whose outcome `last` is.
+    finished: u64,
 }
 
 /// The runner's checkpoint writer, behind one lock for all frame threads.
@@ -80,12 +86,35 @@ impl Background {
                 last_start: None,
                 last: None,
                 reported: false,
+                pending: None,
+                started: 0,
+                finished: 0,
             }),
         }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The number of the newest child started (see [`Background::written`]).
+    pub fn newest(&self) -> u64 {
+        self.lock().started
+    }
+
+    /// Whether child `child` wrote its checkpoint and is still the newest:
+    /// `None` while it is writing, `Some(false)` if it failed or a newer one
+    /// has started since (its checkpoint is not the one a load would find).
+    pub fn written(&self, child: u64) -> Option<bool> {
+        let mut inner = self.lock();
+        let _ = self.collect(&mut inner, false);
+        if inner.started != child {
+            return Some(false);
+        }
+        if inner.in_flight.is_some() {
+            return None;
+        }
+        Some(inner.finished == child && inner.last == Some(Outcome::Written))
     }
 
     /// Whether the last checkpoint that finished worked (`None`: none yet).
@@ -102,10 +131,13 @@ impl Background {
             Some(Outcome::Failed(_)) => AFTER_FAILURE,
             _ => EVERY,
         };
-        if inner.in_flight.is_none() && inner.last_start.is_none_or(|t| t.elapsed() >= wait) {
-            self.start(&mut inner, generation, info);
+        if inner.in_flight.is_none()
+            && inner.last_start.is_none_or(|t| t.elapsed() >= wait)
+            && let Err(message) = self.start(&mut inner, generation, info)
+        {
+            return failure.or(self.failed(&mut inner, message));
         }
-        failure
+        failure.or(inner.pending.take())
     }
 
     /// Starts a checkpoint of the state at this frame boundary now, unless
@@ -116,7 +148,14 @@ impl Background {
         if inner.in_flight.is_some() {
             return false;
         }
-        self.start(&mut inner, generation, info)
+        match self.start(&mut inner, generation, info) {
+            Ok(()) => true,
+            Err(message) => {
+                // Reported at the next tick.
+                inner.pending = self.failed(&mut inner, message);
+                false
+            }
+        }
     }
 
     /// Waits for the child in flight, if any; returns the newest outcome.
@@ -160,6 +199,7 @@ impl Background {
         let mut message = String::new();
         let _ = flight.pipe.read_to_string(&mut message);
         inner.in_flight = None;
+        inner.finished = inner.started;
         let worked = reaped > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
         if worked {
             self.writer.advance();
@@ -177,6 +217,11 @@ impl Background {
                 "the process writing it failed".into()
             };
         }
+        self.failed(inner, message)
+    }
+
+    /// Records a failed checkpoint; the failure to report, once per streak.
+    fn failed(&self, inner: &mut Inner, message: String) -> Option<Failure> {
         inner.last = Some(Outcome::Failed(message.clone()));
         if std::mem::replace(&mut inner.reported, true) {
             None
@@ -188,23 +233,26 @@ impl Background {
     /// Forks a child that writes the checkpoint. Returns whether it started.
     /// Runs the app's `unloading` hook (what cannot be carried becomes
     /// data, as before a swap), then forks the child that writes the state.
-    fn start(&self, inner: &mut Inner, generation: &Generation, info: &FrameInfo) -> bool {
+    fn start(
+        &self,
+        inner: &mut Inner,
+        generation: &Generation,
+        info: &FrameInfo,
+    ) -> Result<(), String> {
         if generation.unloading(info) != Status::OK {
             inner.last_start = Some(Instant::now());
-            inner.last = Some(Outcome::Failed(format!(
+            return Err(format!(
                 "the app's `unloading` failed before a checkpoint: {}",
                 generation.last_message()
-            )));
-            return false;
+            ));
         }
         let mut fds = [0; 2];
         // SAFETY: `fds` has room for the two descriptors pipe2 returns.
         if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-            inner.last = Some(Outcome::Failed(format!(
+            return Err(format!(
                 "cannot make a pipe for the checkpoint: {}",
                 std::io::Error::last_os_error()
-            )));
-            return false;
+            ));
         }
         // SAFETY: both descriptors are new and owned by nobody else.
         let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
@@ -218,18 +266,18 @@ impl Background {
             child_body(&self.writer, generation, taken_ns, write);
         }
         if pid < 0 {
-            inner.last = Some(Outcome::Failed(format!(
+            return Err(format!(
                 "cannot fork to write the checkpoint: {}",
                 std::io::Error::last_os_error()
-            )));
-            return false;
+            ));
         }
         drop(write);
+        inner.started += 1;
         inner.in_flight = Some(InFlight {
             pid,
             pipe: std::fs::File::from(read),
         });
-        true
+        Ok(())
     }
 }
 

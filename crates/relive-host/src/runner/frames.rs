@@ -64,8 +64,9 @@ pub(super) struct Thread {
     /// Frame boundaries this thread has passed.
     pub(super) boundaries: u64,
     /// The boundary at which the last checkpoint for a swap's rollback
-    /// started, and how long its `fork` took.
-    pub(super) rollback_frame: Option<u64>,
+    /// started and the number of its child (see `Background::written`);
+    /// `rollback_fork_us`: how long its `fork` took.
+    pub(super) rollback_frame: Option<(u64, u64)>,
     pub(super) rollback_fork_us: u64,
     /// The bytes the last frame got: a rollback to the boundary before it
     /// gives them back.

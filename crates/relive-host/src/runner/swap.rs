@@ -14,12 +14,14 @@
 //! 2. `StopWorkers`: ask the generation's workers to stop and join them (a
 //!    worker that does not stop postpones the swap to the next boundary).
 //!    The pause starts at the end of the last frame before this phase.
-//! 3. `Prepare`: find the old generations the state's values point into
-//!    (they stay mapped); a migration saves the state by name; a swap
-//!    without checkpoints takes the snapshot.
-//! 4. `HandOver`: send the state's address to the new thread, give up the
-//!    moved fields.
-//! 5. `AwaitVerdict`: block until the new thread's trial has passed or failed.
+//! 3. `Prepare`: `App::unloading` on the old code; find the old
+//!    generations the state's values point into (they stay mapped); a
+//!    migration saves the state by name; a swap without checkpoints takes
+//!    the snapshot.
+//! 4. `HandOver`: send the state's address to the new thread.
+//! 5. `AwaitVerdict`: block until the new thread's trial has passed or
+//!    failed, then drop the fields the new code did not take (only now: the
+//!    new thread has adopted the moved ones).
 //! 6. `Commit` (this thread ends, the library closes) or `RollBack` (the
 //!    state from the rollback point comes back, the old code runs on).
 //!
@@ -113,13 +115,24 @@ impl Thread {
                     stages,
                     kept,
                 } => self.hand_over(&request, rollback, saved, stages, kept),
-                Phase::AwaitVerdict { rollback } => match self.control.wait_verdict() {
-                    Verdict::Commit => {
-                        self.drop_kept(rollback, true);
-                        Phase::Retired
+                Phase::AwaitVerdict { rollback } => {
+                    let verdict = self.control.wait_verdict();
+                    if rollback != Rollback::Untouched {
+                        // The moved fields belong to the next generation,
+                        // which has adopted them by now; drop the rest. Not
+                        // before the verdict: the two threads would drop
+                        // values (a skipped `Rc` shared inside the state) at
+                        // the same time.
+                        self.generation.release(&request.plan.drop_mask);
                     }
-                    Verdict::Rollback => Phase::RollBack { rollback },
-                },
+                    match verdict {
+                        Verdict::Commit => {
+                            self.drop_kept(rollback, true);
+                            Phase::Retired
+                        }
+                        Verdict::Rollback => Phase::RollBack { rollback },
+                    }
+                }
                 Phase::RollBack { rollback } => self.roll_back(rollback),
                 Phase::Later => {
                     let SwapRequest {
@@ -167,17 +180,22 @@ impl Thread {
                 rollback: Rollback::Snapshot,
             };
         }
-        if self
-            .rollback_frame
-            .is_some_and(|at| at + 1 >= self.boundaries)
+        if let Some((at, child)) = self.rollback_frame
+            && at + 1 >= self.boundaries
         {
-            return Phase::StopWorkers {
-                rollback: Rollback::Checkpoint,
+            // The checkpoint started at the previous boundary is the
+            // rollback only if it was written and nothing newer started (a
+            // load finds the newest); a slow or failed one is replaced by a
+            // copy in the pause rather than waited for.
+            let rollback = match background.written(child) {
+                Some(true) => Rollback::Checkpoint,
+                _ => Rollback::Snapshot,
             };
+            return Phase::StopWorkers { rollback };
         }
         let t = Instant::now();
         if background.start_now(&self.generation, &self.clock.peek(self.generation.number())) {
-            self.rollback_frame = Some(self.boundaries);
+            self.rollback_frame = Some((self.boundaries, background.newest()));
             self.rollback_fork_us = micros(t.elapsed());
         }
         // Started, or another checkpoint is still being written: a frame
@@ -236,6 +254,17 @@ impl Thread {
             ..Stages::default()
         };
         let migrate = rollback == Rollback::Untouched;
+        // The app's last chance to turn what cannot be carried into data;
+        // first, because what it writes into the state (a `&'static str`, a
+        // `fn` pointer) decides which libraries must stay mapped.
+        let info = self.clock.peek(self.generation.number());
+        if let Err(message) = self.check(self.generation.unloading(&info)) {
+            self.send(Msg::SwapAborted {
+                target: request.target,
+                message: format!("the old code's `unloading` failed: {message}"),
+            });
+            return Phase::Resume;
+        }
         let kept = match self.still_pointed_into(&request.plan, &request.kept, migrate) {
             Ok(kept) => kept,
             Err(message) => {
@@ -246,15 +275,6 @@ impl Thread {
                 return Phase::Resume;
             }
         };
-        // The app's last chance to turn what cannot be carried into data.
-        let info = self.clock.peek(self.generation.number());
-        if let Err(message) = self.check(self.generation.unloading(&info)) {
-            self.send(Msg::SwapAborted {
-                target: request.target,
-                message: format!("the old code's `unloading` failed: {message}"),
-            });
-            return Phase::Resume;
-        }
         let mut saved = Bytes {
             ptr: std::ptr::null(),
             len: 0,
@@ -326,10 +346,6 @@ impl Thread {
             self.drop_kept(rollback, false);
             return Phase::Resume;
         }
-        if rollback != Rollback::Untouched {
-            // The moved fields now belong to the next generation; drop the rest.
-            self.generation.release(&request.plan.drop_mask);
-        }
         Phase::AwaitVerdict { rollback }
     }
 
@@ -356,7 +372,9 @@ impl Thread {
             Rollback::Checkpoint => {
                 let loaded = self.load_checkpoint();
                 if loaded.is_ok()
-                    && self.rollback_frame.is_some_and(|at| at < self.boundaries)
+                    && self
+                        .rollback_frame
+                        .is_some_and(|(at, _)| at < self.boundaries)
                     && let Some(input) = self.last_input.take()
                 {
                     // The frame after the rollback point is undone too.
