@@ -37,6 +37,8 @@
 //!   resizes, one row for relive, the mode given back).
 //! - `hazards`: signal handlers, threads and descriptors that old code left
 //!   in the process (a SIGWINCH after a reload does not crash it).
+//! - `msrv`: the declared minimum Rust against `cargo metadata` and the
+//!   features the sources use.
 
 mod harness;
 
@@ -48,6 +50,7 @@ mod hazards;
 mod input;
 mod inputs;
 mod migrate;
+mod msrv;
 mod new_app;
 mod outside;
 mod process;
