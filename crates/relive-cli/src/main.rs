@@ -74,6 +74,10 @@ pub struct RunArgs {
 pub struct NewArgs {
     /// The folder to create (missing or empty); its name is the package name.
     pub path: PathBuf,
+    /// The relive checkout the app depends on (default: the one this
+    /// `relive` was built from).
+    #[arg(long, value_name = "CHECKOUT")]
+    pub relive: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
