@@ -85,17 +85,42 @@ impl<'a> Compat<'a> {
 
     /// Whether old type `a` loads as new type `b`; the error names the path.
     pub(super) fn check(&mut self, a: &str, b: &str, path: &str) -> Result<(), String> {
-        let changed = || format!("{path}: {} -> {}", short_name(a), short_name(b));
         let (Some(old), Some(new)) = (self.old.types.get(a), self.new.types.get(b)) else {
             return Err(format!("{path}: type {} is not described", short_name(b)));
         };
         if self.identical.same(a, b) {
             return Ok(());
         }
-        if !self.assumed.insert((a.to_string(), b.to_string())) {
+        // Only a type pair already being compared further up this path (a
+        // recursive type) is assumed to fit; every other path is compared,
+        // so each changed field path is reported.
+        let pair = (a.to_string(), b.to_string());
+        if !self.assumed.insert(pair.clone()) {
             return Ok(());
         }
-        match (&old.kind, &new.kind) {
+        let result = self.compare(&old.kind, &new.kind, a, b, path);
+        self.assumed.remove(&pair);
+        result
+    }
+
+    /// Compares old type `a` of kind `old` with new type `b` of kind `new`.
+    fn compare(
+        &mut self,
+        old: &Kind,
+        new: &Kind,
+        a: &str,
+        b: &str,
+        path: &str,
+    ) -> Result<(), String> {
+        let changed = || format!("{path}: {} -> {}", short_name(a), short_name(b));
+        // A refused type change says what the user can do about it.
+        let refused = || {
+            format!(
+                "{}; mark the field #[relive(reset)] to start it from Default, or restart to change its type",
+                changed()
+            )
+        };
+        match (old, new) {
             (Kind::Scalar, Kind::Scalar) => {
                 if a == b {
                     Ok(())
@@ -103,7 +128,7 @@ impl<'a> Compat<'a> {
                     self.widened.push(changed());
                     Ok(())
                 } else {
-                    Err(changed())
+                    Err(refused())
                 }
             }
             (Kind::Serde { ty: x }, Kind::Serde { ty: y }) if x == y => Ok(()),
@@ -154,11 +179,11 @@ impl<'a> Compat<'a> {
                 if saves_as_unit(self.new, &args[0]) {
                     return Err(unit_option(changed()));
                 }
-                self.check(a, &args[0], path).map_err(|_| changed())?;
+                self.check(a, &args[0], path).map_err(|_| refused())?;
                 self.widened.push(changed());
                 Ok(())
             }
-            _ => Err(changed()),
+            _ => Err(refused()),
         }
     }
 
