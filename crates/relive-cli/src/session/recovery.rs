@@ -11,6 +11,7 @@ use relive_host::checkpoint::now_ns;
 use super::policy::AfterCrash;
 use super::{Msg, Session};
 use crate::child::{Child, signal_name};
+use crate::status::Outcome;
 use crate::terminal::Tone;
 use crate::wire::Library;
 
@@ -120,6 +121,9 @@ impl Session {
         for number in stale {
             self.forget_staged(number);
         }
+        self.terminal.set_outcome(Outcome::RolledBack(format!(
+            "generation {failed} crashed ({signal})"
+        )));
         let crash = Crash {
             signal,
             message: message.clone(),
