@@ -527,14 +527,23 @@ impl Session {
         let short = short_reason(reason);
         self.terminal
             .set_outcome(Outcome::Refused(short.to_string()));
-        let keeps = if self.last_good.is_some() {
-            "; the program keeps running the previous code"
+        let next = if self.last_good.is_some() {
+            "; the program keeps running the previous code".to_string()
+        } else if self.args.no_build {
+            let artifact = self
+                .artifact
+                .clone()
+                .unwrap_or_else(|| self.expected_artifact());
+            format!(
+                "; waiting for a new {} to start the program",
+                artifact.display()
+            )
         } else {
-            ""
+            "; fix the code and save: the program starts with the next build that loads".to_string()
         };
         self.terminal.say(
             Tone::Warn,
-            &format!("refused the new {what} ({short}){keeps}"),
+            &format!("refused the new {what} ({short}){next}"),
             reason,
         );
     }

@@ -84,11 +84,14 @@ impl Session {
             self.current.unwrap_or(0)
         };
         // The established code called `std::process::exit`: the program
-        // ended as it asked. (New code that exits during its trial is
-        // treated as a crash instead, so its bug does not end the session.)
+        // ended as it asked. So did code that exited before any generation
+        // ran (an example with no display to open): there is no earlier code
+        // to go back to. (New code that exits during its trial after a
+        // reload is treated as a crash instead, so its bug does not end the
+        // session.)
         if let (Some(code), true, false) = (
             status.code(),
-            self.policy.is_established(self.current),
+            self.policy.is_established(self.current) || self.policy.none_ran(),
             old_code,
         ) {
             self.events

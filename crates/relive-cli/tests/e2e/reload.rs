@@ -256,3 +256,25 @@ fn a_fresh_start_builds_once_when_the_target_folder_is_made_by_the_build() {
     assert_eq!(builds, 1, "one build on a fresh start");
     assert!(target.is_dir(), "the build used {}", target.display());
 }
+
+#[test]
+fn a_library_without_export_is_refused_saying_what_relive_waits_for() {
+    let app = App::copy("counter", "no_export");
+    app.edit("relive::export!(All);", "");
+    let relive = app.run(&[]);
+    let refused = relive.wait_event("refused", BUILD_DEADLINE);
+    assert!(
+        refused["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("RELIVE_HANDSHAKE")),
+        "{refused}"
+    );
+    relive.wait_for("the refusal's line", SHORT_DEADLINE, |r| {
+        r.stderr_lines().into_iter().find(|l| {
+            l.starts_with("relive: refused the new library")
+                && l.ends_with(
+                    "fix the code and save: the program starts with the next build that loads",
+                )
+        })
+    });
+}

@@ -357,3 +357,20 @@ fn after_a_crash_the_restored_state_opens_a_new_window() {
     let id = line.split_whitespace().nth(1).expect("window id");
     screenshot(&tools, &xvfb.display, id).expect(8, 8, 0x4080c0, "the restored program draws");
 }
+
+#[test]
+fn without_a_display_the_example_ends_with_a_failure_saying_why() {
+    // No X server is needed: the display named does not exist.
+    let app = App::copy_example("window", "window_no_display");
+    let mut relive = app.run_with_env(&[], &[("DISPLAY", ":4242")]);
+    let status = relive.wait_exit(BUILD_DEADLINE);
+    assert_eq!(status.code(), Some(1), "the example's own exit code");
+    let exited = relive.wait_event("exited", SHORT_DEADLINE);
+    assert_eq!(exited["code"], 1, "{exited}");
+    let said = relive.wait_for("the example's message", SHORT_DEADLINE, |r| {
+        r.stderr_lines().into_iter().find(|l| {
+            l.contains("cannot open the X display \":4242\"") || l.contains("cannot load libX11")
+        })
+    });
+    assert!(said.starts_with("window example: "), "{said}");
+}
