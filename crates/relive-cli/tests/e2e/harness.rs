@@ -207,7 +207,7 @@ pub struct Relive {
 }
 
 /// A new pseudo-terminal of `rows` x `cols`: (controlling side, terminal side).
-fn open_pty(rows: u16, cols: u16) -> (std::fs::File, std::os::fd::OwnedFd) {
+pub fn open_pty(rows: u16, cols: u16) -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
     use std::os::fd::FromRawFd;
     let (mut controller, mut terminal) = (-1, -1);
     let size = libc::winsize {
@@ -232,7 +232,7 @@ fn open_pty(rows: u16, cols: u16) -> (std::fs::File, std::os::fd::OwnedFd) {
     // else owns.
     unsafe {
         (
-            std::fs::File::from_raw_fd(controller),
+            std::os::fd::OwnedFd::from_raw_fd(controller),
             std::os::fd::OwnedFd::from_raw_fd(terminal),
         )
     }
@@ -303,7 +303,7 @@ impl Relive {
         let (stderr_to, controller) = match pty {
             Some((rows, cols)) => {
                 let (controller, terminal) = open_pty(rows, cols);
-                (Stdio::from(terminal), Some(controller))
+                (Stdio::from(terminal), Some(std::fs::File::from(controller)))
             }
             None => (Stdio::piped(), None),
         };
