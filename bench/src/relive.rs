@@ -253,10 +253,10 @@ impl Relive {
         what: &str,
         pred: impl Fn(&Marker) -> bool,
     ) -> anyhow::Result<Marker> {
-        if let Some(i) = self.backlog.iter().position(&pred) {
-            if let Some(marker) = self.backlog.remove(i) {
-                return Ok(marker);
-            }
+        if let Some(i) = self.backlog.iter().position(&pred)
+            && let Some(marker) = self.backlog.remove(i)
+        {
+            return Ok(marker);
         }
         let deadline = Instant::now() + timeout;
         loop {

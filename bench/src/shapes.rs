@@ -131,7 +131,7 @@ fn one(
     let mut checksum = None;
     for i in 0..swaps {
         let generation = i as u64 + 2;
-        let variant = if generation % 2 == 0 { 2 } else { 1 };
+        let variant = if generation.is_multiple_of(2) { 2 } else { 1 };
         place(&libs[variant - 1], artifact)?;
         let event = r.wait_event(Duration::from_secs(30), "`reloaded`", |e| {
             event_name(e) == "reloaded" && e["generation"].as_u64() == Some(generation)

@@ -217,7 +217,7 @@ pub fn run(
     let mut steady_faults = Vec::new();
     for i in 0..swaps {
         let generation = i as u64 + 2;
-        let variant: u32 = if generation % 2 == 0 { 2 } else { 1 };
+        let variant: u32 = if generation.is_multiple_of(2) { 2 } else { 1 };
         // Let the previous generation run its tenth frame (the steady sample).
         r.wait_marker(Duration::from_secs(30), "a steady frame", |m| {
             m.kind == "steady" && m.u64("gen").ok() == Some(generation - 1)

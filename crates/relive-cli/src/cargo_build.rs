@@ -40,6 +40,10 @@ pub enum BuildOutcome {
         diagnostics: String,
         /// The same text with ANSI colours.
         coloured: String,
+        /// How many errors the compiler reported (0 when cargo itself failed).
+        errors: usize,
+        /// The first error's message, for a one-line summary.
+        first_error: Option<String>,
         /// How long the build took, in milliseconds.
         ms: u64,
     },
@@ -119,17 +123,21 @@ pub fn build(req: &BuildRequest) -> Result<BuildOutcome, BuildError> {
 
     let lib_target = req.package.replace('-', "_");
     let mut messages = String::new();
-    let mut has_error = false;
+    let mut errors = 0;
+    let mut first_error = None;
     let mut artifact = None;
     let mut read_error = None;
     if let Some(stdout) = child.stdout.take() {
         for message in Message::parse_stream(BufReader::new(stdout)) {
             match message {
                 Ok(Message::CompilerMessage(msg)) => {
-                    has_error |= matches!(
+                    if matches!(
                         msg.message.level,
                         DiagnosticLevel::Error | DiagnosticLevel::Ice
-                    );
+                    ) {
+                        errors += 1;
+                        first_error.get_or_insert_with(|| msg.message.message.clone());
+                    }
                     if let Some(rendered) = &msg.message.rendered {
                         messages.push_str(rendered);
                     }
@@ -182,7 +190,7 @@ pub fn build(req: &BuildRequest) -> Result<BuildOutcome, BuildError> {
             req.package,
             req.manifest_path.display()
         ));
-    } else if !has_error {
+    } else if errors == 0 {
         // Without a compiler error, the reason is in cargo's own output (a broken
         // Cargo.toml, a failed build script, ...).
         coloured.push_str(&without_status_lines(&stderr));
@@ -196,6 +204,8 @@ pub fn build(req: &BuildRequest) -> Result<BuildOutcome, BuildError> {
     Ok(BuildOutcome::Failed {
         diagnostics: strip_ansi(&coloured),
         coloured,
+        errors,
+        first_error,
         ms,
     })
 }
@@ -366,8 +376,12 @@ mod tests {
             BuildOutcome::Failed {
                 diagnostics,
                 coloured,
+                errors,
+                first_error,
                 ..
             } => {
+                assert_eq!(errors, 1, "{diagnostics}");
+                assert_eq!(first_error.as_deref(), Some("mismatched types"));
                 assert!(diagnostics.contains("error"), "{diagnostics}");
                 assert!(diagnostics.contains("E0308"), "{diagnostics}");
                 assert!(!diagnostics.contains('\u{1b}'), "{diagnostics}");

@@ -5,6 +5,7 @@
 //! package, drives cargo and the file watchers, and reports what happens on
 //! the terminal and in the `--events` log.
 
+mod backtrace;
 mod cargo_build;
 mod child;
 mod debounce;
@@ -16,6 +17,7 @@ mod package;
 mod pty;
 mod runner_process;
 mod session;
+mod status;
 mod terminal;
 mod watch;
 mod wire;
@@ -64,7 +66,8 @@ pub struct RunArgs {
     /// no page fault stalls the first frame after a swap.
     #[arg(long)]
     pub mlock: bool,
-    /// Show only the app's own output and failures.
+    /// Show only the app's own output and failures (a refusal, a rollback,
+    /// a crash, a failed build: one line each).
     #[arg(long, short)]
     pub quiet: bool,
 }
@@ -74,6 +77,10 @@ pub struct RunArgs {
 pub struct NewArgs {
     /// The folder to create (missing or empty); its name is the package name.
     pub path: PathBuf,
+    /// The relive checkout the app depends on (default: the one this
+    /// `relive` was built from).
+    #[arg(long, value_name = "CHECKOUT")]
+    pub relive: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {

@@ -43,6 +43,26 @@ pub enum NewError {
         /// The path that was given.
         path: PathBuf,
     },
+    /// The relive checkout this binary was built from is gone.
+    #[error(
+        "the relive checkout this `relive` was built from is gone ({built_from} does not hold \
+         the relive crate), and relive is not on a registry; point the app at a relive \
+         checkout with `relive new PATH --relive <checkout>`, or reinstall relive from one \
+         (`cargo install --path <checkout>/crates/relive-cli --locked`)"
+    )]
+    CheckoutGone {
+        /// Where the relive crate was when this binary was built.
+        built_from: PathBuf,
+    },
+    /// `--relive` does not name a relive checkout.
+    #[error(
+        "{path} is not a relive checkout: neither it nor {path}/crates/relive holds the relive \
+         crate's Cargo.toml; pass the folder of a relive clone"
+    )]
+    NotRelive {
+        /// The path that was given.
+        path: PathBuf,
+    },
     /// Writing a file failed.
     #[error("cannot write {path}: {source}; check that the folder is writable")]
     Write {
@@ -119,20 +139,36 @@ const RESERVED: &[&str] = &[
 /// Runs `relive new`.
 pub fn run(args: NewArgs) -> anyhow::Result<ExitCode> {
     let name = package_name(&args.path)?;
-    let dependency = relive_dependency();
-    create(&args.path, &name, &dependency)?;
+    let built_from = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("relive");
+    let relive = relive_crate(args.relive.as_deref(), &built_from)?;
+    create(&args.path, &name, &dependency_line(&relive))?;
     let shown = args.path.display().to_string();
-    // Quoted for a shell when it needs to be.
-    let quoted = if shown
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/._-+,:@".contains(c))
-    {
-        shown.clone()
-    } else {
-        format!("'{}'", shown.replace('\'', "'\\''"))
-    };
     println!("created the relive app `{name}` in {shown}");
-    println!("run it with `relive run {quoted}`, then edit {shown}/src/lib.rs while it runs");
+    let exe = std::env::current_exe().ok();
+    let command = relive_command(exe.as_deref(), find_on_path("relive").as_deref());
+    println!(
+        "run it with `{command} run {}`, then edit {shown}/src/lib.rs while it runs",
+        shell_quote(&shown)
+    );
+    if command != "relive" {
+        println!(
+            "(to type just `relive`, put it on your PATH: `cargo install --path {} --locked`)",
+            shell_quote(&relive.with_file_name("relive-cli").display().to_string())
+        );
+    }
+    // `relive` is `<checkout>/crates/relive`.
+    if let Some(checkout) = relive.parent().and_then(Path::parent)
+        && std::path::absolute(&args.path).is_ok_and(|app| inside(&app, checkout))
+    {
+        println!(
+            "note: {shown} is inside the relive checkout {}; it is a package of its own \
+             (its Cargo.toml has a [workspace] table), but a folder outside the checkout, \
+             like `relive new ../{name}`, keeps the two apart",
+            checkout.display()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -164,24 +200,102 @@ pub fn package_name(path: &Path) -> Result<String, NewError> {
     Ok(name.to_string())
 }
 
-/// The `relive = ...` line of the new app's `[dependencies]`: the relive
-/// crate of this checkout when the `relive` binary was built from one that
-/// is still there, else the published version.
-pub fn relive_dependency() -> String {
-    let here = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("relive");
-    let is_relive = std::fs::read_to_string(here.join("Cargo.toml"))
-        .is_ok_and(|manifest| manifest.lines().any(|l| l.trim() == "name = \"relive\""));
-    match here.canonicalize() {
-        Ok(path) if is_relive => {
-            format!(
-                "relive = {{ path = {} }}",
-                toml_string(&path.to_string_lossy())
-            )
-        }
-        _ => format!("relive = \"{}\"", env!("CARGO_PKG_VERSION")),
+/// `text` quoted for a POSIX shell when it needs to be.
+fn shell_quote(text: &str) -> String {
+    if !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+,:@".contains(c))
+    {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
     }
+}
+
+/// Whether `path` (absolute) is `dir` or below it, comparing the parts of
+/// them that exist with symlinks resolved.
+fn inside(path: &Path, dir: &Path) -> bool {
+    let Ok(dir) = dir.canonicalize() else {
+        return false;
+    };
+    // The app folder may not exist yet: resolve its nearest existing parent.
+    let mut rest = Vec::new();
+    let mut existing = path;
+    loop {
+        if let Ok(real) = existing.canonicalize() {
+            let full: PathBuf = real.join(rest.iter().rev().collect::<PathBuf>());
+            return full.starts_with(&dir);
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => return false,
+        }
+    }
+}
+
+/// Finds `program` on `PATH`.
+fn find_on_path(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(program))
+        .find(|path| path.is_file())
+}
+
+/// The command that starts this `relive` again: `relive` when that name on
+/// `PATH` is this binary, else this binary's full path (a binary run with
+/// `cargo run` or from a target folder is not on `PATH`).
+pub fn relive_command(exe: Option<&Path>, on_path: Option<&Path>) -> String {
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    match (exe, on_path) {
+        (Some(exe), Some(found)) if same(exe, found) => "relive".to_string(),
+        (Some(exe), _) => shell_quote(&exe.display().to_string()),
+        (None, _) => "relive".to_string(),
+    }
+}
+
+/// Whether `dir` holds the `relive` crate's manifest.
+fn is_relive_crate(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join("Cargo.toml"))
+        .is_ok_and(|manifest| manifest.lines().any(|l| l.trim() == "name = \"relive\""))
+}
+
+/// The folder of the `relive` crate the new app depends on: `explicit`
+/// (`--relive`, a relive checkout or its `crates/relive`) when given, else
+/// the crate this binary was built from (`built_from`) if it is still there.
+/// relive is not on a registry, so without either the app could not build.
+pub fn relive_crate(explicit: Option<&Path>, built_from: &Path) -> Result<PathBuf, NewError> {
+    if let Some(dir) = explicit {
+        let found = [dir.to_path_buf(), dir.join("crates").join("relive")]
+            .into_iter()
+            .find(|d| is_relive_crate(d));
+        return found
+            .and_then(|d| d.canonicalize().ok())
+            .ok_or_else(|| NewError::NotRelive {
+                path: dir.to_path_buf(),
+            });
+    }
+    match built_from.canonicalize() {
+        Ok(path) if is_relive_crate(&path) => Ok(path),
+        _ => Err(NewError::CheckoutGone {
+            built_from: built_from.to_path_buf(),
+        }),
+    }
+}
+
+/// The `relive = ...` line of the new app's `[dependencies]`.
+pub fn dependency_line(relive: &Path) -> String {
+    format!(
+        "relive = {{ path = {} }}",
+        toml_string(&relive.to_string_lossy())
+    )
 }
 
 /// `text` as a TOML basic string.
@@ -349,15 +463,63 @@ mod tests {
 
     #[test]
     fn this_checkout_provides_the_relive_dependency() {
-        let line = relive_dependency();
-        let relive = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../relive")
+        let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../relive");
+        let relive = built_from
             .canonicalize()
             .expect("crates/relive exists in this checkout");
+        let found = relive_crate(None, &built_from).expect("found");
+        assert_eq!(found, relive);
         assert_eq!(
-            line,
+            dependency_line(&found),
             format!("relive = {{ path = \"{}\" }}", relive.display())
         );
+        let checkout = relive.join("../..");
+        for explicit in [&checkout, &relive] {
+            let gone = Path::new("/nonexistent/relive");
+            assert_eq!(
+                relive_crate(Some(explicit), gone).expect("explicit"),
+                relive
+            );
+        }
+    }
+
+    #[test]
+    fn a_gone_checkout_says_how_to_point_at_one() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let err = relive_crate(None, &dir.path().join("crates/relive")).expect_err("gone");
+        let text = err.to_string();
+        assert!(text.contains("--relive <checkout>"), "{text}");
+        let err = relive_crate(Some(dir.path()), dir.path()).expect_err("not relive");
+        assert!(
+            err.to_string().contains("is not a relive checkout"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_run_command_is_the_one_that_works() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let exe = dir.path().join("relive");
+        std::fs::write(&exe, "").expect("write");
+        let other = dir.path().join("other");
+        std::fs::create_dir(&other).expect("mkdir");
+        std::fs::write(other.join("relive"), "").expect("write");
+        assert_eq!(relive_command(Some(&exe), Some(&exe)), "relive");
+        let full = exe.display().to_string();
+        assert_eq!(relive_command(Some(&exe), None), full);
+        assert_eq!(
+            relive_command(Some(&exe), Some(&other.join("relive"))),
+            full
+        );
+        assert_eq!(shell_quote("/a b/relive"), "'/a b/relive'");
+    }
+
+    #[test]
+    fn paths_inside_a_folder_are_found_before_they_exist() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        assert!(inside(&dir.path().join("new/app"), dir.path()));
+        assert!(inside(dir.path(), dir.path()));
+        assert!(!inside(Path::new("/"), dir.path()));
     }
 
     #[test]

@@ -27,6 +27,7 @@ use crate::child::{Child, FromChild};
 use crate::debounce::{Debounce, Next};
 use crate::events::EventLog;
 use crate::package::{self, Package};
+use crate::status::Outcome;
 use crate::terminal::{Terminal, Tone};
 use crate::watch::{self, Change, Watch};
 use crate::wire::{Library, Report};
@@ -203,6 +204,12 @@ impl Session {
             }
             return Ok(());
         }
+        // cargo makes a missing target folder under a temporary name
+        // (`targetXXXXXX`) and renames it into place; inside a watched
+        // package that looked like an edit and built a new app twice. Made
+        // here, it is there (and ignored) before watching starts. If it
+        // cannot be made, cargo says why.
+        let _ = std::fs::create_dir_all(&self.package.target_dir);
         let tx = self.tx.clone();
         let watch = watch::watch_sources(move |change| {
             let _ = tx.send(Msg::Source(change));
@@ -366,9 +373,12 @@ impl Session {
                 self.events.emit("build_finished", json!({"ms": ms}));
                 self.terminal
                     .set_build(format!("built in {:.2} s", ms as f64 / 1000.0));
+                if matches!(self.terminal.outcome(), Outcome::BuildFailed(_)) {
+                    self.terminal.set_outcome(Outcome::Running);
+                }
                 if !warnings.trim().is_empty() {
                     self.terminal
-                        .say(Tone::Warn, "the build has warnings", &warnings);
+                        .say(Tone::Note, "the build has warnings", &warnings);
                 }
                 if let Err(err) = self.watch_artifact(&artifact) {
                     self.terminal.say(
@@ -388,27 +398,39 @@ impl Session {
             Ok(BuildOutcome::Failed {
                 diagnostics,
                 coloured,
+                errors,
+                first_error,
                 ms,
             }) => {
                 self.events.emit(
                     "build_failed",
-                    json!({"ms": ms, "diagnostics": diagnostics}),
+                    json!({"ms": ms, "diagnostics": diagnostics, "errors": errors}),
                 );
                 self.terminal.set_build("build failed".into());
+                self.terminal.set_outcome(Outcome::BuildFailed(errors));
                 let keeps = if self.child.is_some() {
                     "the program keeps running the previous code"
                 } else {
                     "fix the code and save to start the program"
                 };
-                self.terminal
-                    .say(Tone::Bad, &format!("build failed; {keeps}"), &coloured);
+                let what = match (errors, first_error) {
+                    (0, _) | (_, None) => String::new(),
+                    (1, Some(first)) => format!(" (error: {first})"),
+                    (n, Some(first)) => format!(" ({n} errors, the first: {first})"),
+                };
+                self.terminal.say(
+                    Tone::Bad,
+                    &format!("build failed{what}; {keeps}"),
+                    &coloured,
+                );
             }
             Err(err) => {
                 self.events.emit(
                     "build_failed",
-                    json!({"ms": 0, "diagnostics": format!("{err:#}")}),
+                    json!({"ms": 0, "diagnostics": format!("{err:#}"), "errors": 0}),
                 );
                 self.terminal.set_build("build failed".into());
+                self.terminal.set_outcome(Outcome::BuildFailed(0));
                 self.terminal.say(Tone::Bad, &format!("{err:#}"), "");
             }
         }
@@ -491,20 +513,45 @@ impl Session {
     }
 
     fn refused(&mut self, generation: u64, reason: &str) {
+        self.report_refusal(generation, "library", reason);
+    }
+
+    /// Reports that the new `what` (code, library) was refused: an event,
+    /// a line that names the reason, and the status line.
+    fn report_refusal(&mut self, generation: u64, what: &str, reason: &str) {
         self.undo_offer(generation);
         self.events.emit(
             "refused",
             json!({"generation": generation, "reason": reason}),
         );
-        let keeps = if self.last_good.is_some() {
-            "; the program keeps running the previous code"
+        let short = short_reason(reason);
+        self.terminal
+            .set_outcome(Outcome::Refused(short.to_string()));
+        let next = if self.last_good.is_some() {
+            "; the program keeps running the previous code".to_string()
+        } else if self.args.no_build {
+            let artifact = self
+                .artifact
+                .clone()
+                .unwrap_or_else(|| self.expected_artifact());
+            format!(
+                "; waiting for a new {} to start the program",
+                artifact.display()
+            )
         } else {
-            ""
+            "; fix the code and save: the program starts with the next build that loads".to_string()
         };
         self.terminal.say(
             Tone::Warn,
-            &format!("refused the new library{keeps}"),
+            &format!("refused the new {what} ({short}){next}"),
             reason,
         );
     }
+}
+
+/// A refusal's reason in a few words: its first line up to the first `; `
+/// (which names the field, when a field is the reason).
+fn short_reason(reason: &str) -> &str {
+    let first = reason.lines().next().unwrap_or("").trim();
+    first.split("; ").next().unwrap_or(first)
 }

@@ -1,12 +1,15 @@
 //! What relive tells the person at the terminal (on stderr, so the app's own
 //! stdout stays the app's). On a TTY the bottom row is a status line
-//! (generation, build state and time, last swap pause) kept out of the app's
-//! way with a scroll region, and messages are coloured; off a TTY every
-//! message is a plain line starting with `relive:`.
+//! (generation, build state and time, last swap pause, and the last failure
+//! until the next success; its text is [`crate::status`]'s) kept out of the
+//! app's way with a scroll region, and messages are coloured; off a TTY every
+//! message is a plain line starting with `relive:`. `--quiet` hides progress
+//! and success, never a failure: that is still one line.
 
 use std::io::{IsTerminal, Write};
 
 use crate::cargo_build::strip_ansi;
+use crate::status::{self, Outcome, Status};
 
 /// Severity of a message, for its colour.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -15,26 +18,13 @@ pub enum Tone {
     Info,
     /// Something worked (a reload).
     Good,
-    /// Refused, postponed, rolled back.
+    /// Worth knowing, not a failure (build warnings); hidden by `--quiet`.
+    Note,
+    /// Refused, postponed: new code did not take effect.
     Warn,
     /// A build failed or the app panicked.
     Bad,
 }
-
-/// The status line's parts.
-#[derive(Debug, Default)]
-struct Status {
-    generation: u64,
-    build: String,
-    pause: String,
-    /// When the running build started (a spinner and its time are shown).
-    building_since: Option<std::time::Instant>,
-    /// The last message, while the app is full-screen.
-    held_line: String,
-}
-
-/// Spinner frames, one per redraw.
-const SPINNER: [char; 10] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
 /// Output to the person running relive.
 #[derive(Debug)]
@@ -104,17 +94,23 @@ impl Terminal {
     }
 
     /// One message line, with optional details (compiler output, a panic's
-    /// backtrace) below it.
+    /// backtrace) below it. With `--quiet` only failures (`Warn`, `Bad`) are
+    /// shown, as their one line.
     pub fn say(&mut self, tone: Tone, line: &str, details: &str) {
-        if self.quiet && tone != Tone::Bad {
-            return;
-        }
+        let details = if self.quiet {
+            if !matches!(tone, Tone::Warn | Tone::Bad) {
+                return;
+            }
+            ""
+        } else {
+            details
+        };
         let mut err = std::io::stderr().lock();
         if self.tty {
             let colour = match tone {
                 Tone::Info => "2",
                 Tone::Good => "32",
-                Tone::Warn => "33",
+                Tone::Note | Tone::Warn => "33",
                 Tone::Bad => "31;1",
             };
             let mut text = Vec::new();
@@ -189,35 +185,33 @@ impl Terminal {
 
     /// Updates the status line's last swap pause.
     pub fn set_pause(&mut self, pause_us: u64) {
-        self.status.pause = format!("swap {pause_us} µs");
+        self.status.pause_us = Some(pause_us);
         self.draw_status();
+    }
+
+    /// Updates the status line's last outcome (shown until the next
+    /// success).
+    pub fn set_outcome(&mut self, outcome: Outcome) {
+        self.status.outcome = outcome;
+        self.draw_status();
+    }
+
+    /// The last outcome shown.
+    pub fn outcome(&self) -> &Outcome {
+        &self.status.outcome
     }
 
     fn draw_status(&self) {
         if self.rows == 0 {
             return;
         }
-        let s = &self.status;
-        let mut parts = vec![format!("relive · generation {}", s.generation)];
-        if let Some(since) = s.building_since {
-            let elapsed = since.elapsed();
-            let frame = SPINNER[(elapsed.as_millis() / 100) as usize % SPINNER.len()];
-            parts.push(format!("building {frame} {:.1} s", elapsed.as_secs_f64()));
-        } else if !s.build.is_empty() {
-            parts.push(s.build.clone());
-        }
-        if !s.pause.is_empty() {
-            parts.push(s.pause.clone());
-        }
-        if !s.held_line.is_empty() {
-            parts.push(s.held_line.clone());
-        }
         // The real terminal's last row, which follows a resize under a pty.
         let row = crate::pty::rows().unwrap_or(self.rows);
         // One row, never wrapped: a wrap on the last row scrolls the screen.
         let width = usize::from(terminal_cols().unwrap_or(80)).saturating_sub(2);
-        let text: String = parts.join(" · ").chars().take(width).collect();
-        eprint!("\x1b7\x1b[{row};1H\x1b[2K\x1b[7m {text} \x1b[0m\x1b8");
+        let (text, colour) = status::render(&self.status, std::time::Instant::now(), width);
+        let sgr = colour.sgr();
+        eprint!("\x1b7\x1b[{row};1H\x1b[2K\x1b[{sgr}m {text} \x1b[0m\x1b8");
     }
 }
 

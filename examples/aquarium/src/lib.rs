@@ -1,7 +1,7 @@
 //! A terminal aquarium: fish swim, bubbles rise, and the tank remembers
 //! every fish across reloads.
 //!
-//! Run it with `cargo run -p relive-cli -- run examples/aquarium`, keep it
+//! Run it with `relive run examples/aquarium`, keep it
 //! visible, and edit this file. Each save rebuilds and swaps the new code in
 //! within about a second; the fish stay where they were. Look for
 //! "try changing this" below. The state is everything in [`Tank`]: add a

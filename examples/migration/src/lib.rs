@@ -1,7 +1,7 @@
 //! State migration: edit the state struct of a running program and watch
 //! its values survive.
 //!
-//! Run it with `cargo run -p relive-cli -- run examples/migration`. It
+//! Run it with `relive run examples/migration`. It
 //! prints the state once a second. Then change [`Journal`] while it runs:
 //!
 //! - **Insert a field in the middle**: add `pub mood: String,` under

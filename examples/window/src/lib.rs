@@ -1,7 +1,7 @@
 //! A window whose drawing code you edit while it stays open: a ball bounces
 //! over a field under the sun, drawn pixel by pixel into a framebuffer.
 //!
-//! Run it with `cargo run -p relive-cli -- run examples/window` in a desktop
+//! Run it with `relive run examples/window` in a desktop
 //! session (X11, or Wayland with XWayland; without one: `Xvfb :1 &` and
 //! `DISPLAY=:1`). Then edit this file: change a colour, the ball's size or
 //! the gravity ("try changing this" below) and save. The new code draws into
@@ -155,8 +155,10 @@ impl relive::App for Scene {
                     println!("opened window 0x{:x}", window.window);
                 }
                 Err(err) => {
+                    // Without a window there is nothing to show: end with
+                    // a failure, not as if the user had closed it.
                     eprintln!("window example: {err}");
-                    return Flow::Exit;
+                    std::process::exit(1);
                 }
             }
         }

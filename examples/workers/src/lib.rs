@@ -1,7 +1,7 @@
 //! Heat spreading over a metal plate, computed in parallel by worker threads
 //! that relive stops before every swap and starts again on the new code.
 //!
-//! Run it with `cargo run -p relive-cli -- run examples/workers` and edit
+//! Run it with `relive run examples/workers` and edit
 //! this file: the number of workers, how fast heat spreads, where the
 //! heaters are, the colours ("try changing this" below). Each worker says
 //! when it starts and when it stops, with the generation of the code it

@@ -37,6 +37,11 @@ impl CrashPolicy {
         self.ran.push(generation);
     }
 
+    /// Whether no generation has run yet.
+    pub fn none_ran(&self) -> bool {
+        self.ran.is_empty()
+    }
+
     /// Whether `generation` is the established one: it ran and is the
     /// newest that did.
     pub fn is_established(&self, generation: Option<u64>) -> bool {

@@ -11,6 +11,7 @@ use relive_host::checkpoint::now_ns;
 use super::policy::AfterCrash;
 use super::{Msg, Session};
 use crate::child::{Child, signal_name};
+use crate::status::Outcome;
 use crate::terminal::Tone;
 use crate::wire::Library;
 
@@ -83,11 +84,14 @@ impl Session {
             self.current.unwrap_or(0)
         };
         // The established code called `std::process::exit`: the program
-        // ended as it asked. (New code that exits during its trial is
-        // treated as a crash instead, so its bug does not end the session.)
+        // ended as it asked. So did code that exited before any generation
+        // ran (an example with no display to open): there is no earlier code
+        // to go back to. (New code that exits during its trial after a
+        // reload is treated as a crash instead, so its bug does not end the
+        // session.)
         if let (Some(code), true, false) = (
             status.code(),
-            self.policy.is_established(self.current),
+            self.policy.is_established(self.current) || self.policy.none_ran(),
             old_code,
         ) {
             self.events
@@ -120,6 +124,9 @@ impl Session {
         for number in stale {
             self.forget_staged(number);
         }
+        self.terminal.set_outcome(Outcome::RolledBack(format!(
+            "generation {failed} crashed ({signal})"
+        )));
         let crash = Crash {
             signal,
             message: message.clone(),

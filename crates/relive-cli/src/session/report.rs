@@ -8,6 +8,7 @@ use relive_host::plan::Mode;
 use serde_json::json;
 
 use super::Session;
+use crate::status::Outcome;
 use crate::terminal::Tone;
 
 impl Session {
@@ -25,6 +26,9 @@ impl Session {
                 self.current = Some(generation);
                 self.policy.ran(generation);
                 self.report_crash(taken_ns, &note);
+                if !resumed {
+                    self.terminal.set_outcome(Outcome::Running);
+                }
                 self.events.emit(
                     "loaded",
                     json!({"generation": generation, "resumed": resumed, "note": note}),
@@ -112,10 +116,14 @@ impl Session {
                 );
                 self.terminal.set_generation(generation);
                 self.terminal.set_pause(pause_us);
+                self.terminal.set_outcome(Outcome::Running);
                 let mut line = format!("reloaded generation {generation} (swap {pause_us} µs)");
                 let mut details = Vec::new();
+                let (variants, fields): (Vec<String>, Vec<String>) =
+                    plan.added.iter().cloned().partition(|p| is_variant(p));
                 for (label, items) in [
-                    ("new fields from Default", &plan.added),
+                    ("new fields from Default", &fields),
+                    ("new variants", &variants),
                     ("dropped", &plan.removed),
                     ("widened", &plan.widened),
                     ("reset", &plan.reset),
@@ -131,16 +139,7 @@ impl Session {
                 self.terminal.say(Tone::Good, &line, &details.join("\n"));
             }
             RunEvent::Refused { generation, reason } => {
-                self.undo_offer(generation);
-                self.events.emit(
-                    "refused",
-                    json!({"generation": generation, "reason": reason}),
-                );
-                self.terminal.say(
-                    Tone::Warn,
-                    "refused the new code; the program keeps running the previous code",
-                    &reason,
-                );
+                self.report_refusal(generation, "code", &reason);
             }
             RunEvent::RolledBack {
                 from,
@@ -160,15 +159,19 @@ impl Session {
                         "stage": stage,
                         "failed_generation": from,
                         "generation": to,
+                        "backtrace": backtrace,
                     }),
                 );
                 self.terminal.set_generation(to);
+                self.terminal.set_outcome(Outcome::RolledBack(format!(
+                    "generation {from} panicked in {stage}"
+                )));
                 self.terminal.say(
                     Tone::Bad,
                     &format!(
                         "generation {from} panicked in {stage} at {location}; rolled back to generation {to} with the state from before the reload"
                     ),
-                    &format!("{message}\n{backtrace}"),
+                    &self.panic_details(&message, &backtrace),
                 );
             }
             RunEvent::Panicked {
@@ -179,14 +182,20 @@ impl Session {
             } => {
                 self.events.emit(
                     "panicked",
-                    json!({"generation": generation, "message": message, "location": location}),
+                    json!({
+                        "generation": generation,
+                        "message": message,
+                        "location": location,
+                        "backtrace": backtrace,
+                    }),
                 );
+                self.terminal.set_outcome(Outcome::Paused);
                 self.terminal.say(
                     Tone::Bad,
                     &format!(
                         "generation {generation} panicked at {location}; the program is paused with its state: fix the code and save"
                     ),
-                    &format!("{message}\n{backtrace}"),
+                    &self.panic_details(&message, &backtrace),
                 );
             }
             RunEvent::Postponed {
@@ -233,5 +242,49 @@ impl Session {
             }
         }
         None
+    }
+
+    /// A panic's message and its backtrace folded to the app's own frames
+    /// (the events file has the whole one).
+    fn panic_details(&self, message: &str, backtrace: &str) -> String {
+        if backtrace.trim().is_empty() {
+            return message.to_string();
+        }
+        let cwd = std::env::current_dir().ok();
+        let folded = crate::backtrace::fold(
+            backtrace,
+            &self.package.root,
+            cwd.as_deref(),
+            self.args.events.as_deref(),
+        );
+        format!("{message}\n{folded}")
+    }
+}
+
+/// Whether a path of `Plan::added` names an enum variant (`All.mode::Fast`)
+/// rather than a field (`All.speed`, `All.mode::Fast.x`).
+fn is_variant(path: &str) -> bool {
+    match (path.rfind("::"), path.rfind('.')) {
+        (Some(colons), Some(dot)) => colons > dot,
+        (Some(_), None) => true,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_variant;
+
+    #[test]
+    fn added_variants_are_told_from_added_fields() {
+        for (path, variant) in [
+            ("All.mode::Fast", true),
+            ("All.mode::Fast.x", false),
+            ("All.speed", false),
+            ("All.shapes[]::Circle", true),
+            ("All.shapes[]::Circle.0", false),
+        ] {
+            assert_eq!(is_variant(path), variant, "{path}");
+        }
     }
 }

@@ -201,7 +201,41 @@ pub struct Relive {
     events_path: PathBuf,
     stdout: Arc<Mutex<Vec<String>>>,
     stderr: Arc<Mutex<Vec<String>>>,
+    /// Everything written to the pseudo-terminal, for [`Relive::start_in_pty`].
+    terminal: Option<Arc<Mutex<Vec<u8>>>>,
     _events_dir: tempfile::TempDir,
+}
+
+/// A new pseudo-terminal of `rows` x `cols`: (controlling side, terminal side).
+pub fn open_pty(rows: u16, cols: u16) -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+    use std::os::fd::FromRawFd;
+    let (mut controller, mut terminal) = (-1, -1);
+    let size = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: openpty writes two descriptors into the ints we pass and reads
+    // the winsize; the name and termios pointers may be null.
+    let ok = unsafe {
+        libc::openpty(
+            &mut controller,
+            &mut terminal,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            &size,
+        )
+    } == 0;
+    assert!(ok, "openpty failed: {}", std::io::Error::last_os_error());
+    // SAFETY: openpty succeeded, so both are open descriptors that nothing
+    // else owns.
+    unsafe {
+        (
+            std::os::fd::OwnedFd::from_raw_fd(controller),
+            std::os::fd::OwnedFd::from_raw_fd(terminal),
+        )
+    }
 }
 
 fn collect(stream: impl std::io::Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
@@ -246,8 +280,33 @@ impl Relive {
         events: Option<PathBuf>,
         piped: bool,
     ) -> Relive {
+        Relive::spawn(path, extra, env, events, piped, None)
+    }
+
+    /// Starts `relive run` with its stderr on a pseudo-terminal of `rows` x
+    /// `cols` (so it draws its status line; see [`Relive::status_line`]);
+    /// the app's stdout is a pipe, as for [`Relive::start`].
+    pub fn start_in_pty(path: &Path, extra: &[&str], rows: u16, cols: u16) -> Relive {
+        Relive::spawn(path, extra, &[], None, false, Some((rows, cols)))
+    }
+
+    fn spawn(
+        path: &Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        events: Option<PathBuf>,
+        piped: bool,
+        pty: Option<(u16, u16)>,
+    ) -> Relive {
         let events_dir = tempfile::tempdir().expect("events dir");
         let events_path = events.unwrap_or_else(|| events_dir.path().join("events.jsonl"));
+        let (stderr_to, controller) = match pty {
+            Some((rows, cols)) => {
+                let (controller, terminal) = open_pty(rows, cols);
+                (Stdio::from(terminal), Some(std::fs::File::from(controller)))
+            }
+            None => (Stdio::piped(), None),
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_relive"))
             .arg("run")
             .arg(path)
@@ -259,19 +318,56 @@ impl Relive {
             .envs(env.iter().copied())
             .stdin(if piped { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(stderr_to)
             .spawn()
             .expect("start relive");
         let stdout = collect(child.stdout.take().expect("stdout"));
-        let stderr = collect(child.stderr.take().expect("stderr"));
+        let stderr = match child.stderr.take() {
+            Some(stderr) => collect(stderr),
+            None => Arc::new(Mutex::new(Vec::new())),
+        };
+        let terminal = controller.map(|mut controller| {
+            let bytes = Arc::new(Mutex::new(Vec::new()));
+            let sink = bytes.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0; 4096];
+                // Ends with an error (EIO) once relive has closed its side.
+                while let Ok(n @ 1..) = std::io::Read::read(&mut controller, &mut buf) {
+                    sink.lock().expect("terminal").extend_from_slice(&buf[..n]);
+                }
+            });
+            bytes
+        });
         Relive {
             stdin: child.stdin.take(),
             child,
             events_path,
             stdout,
             stderr,
+            terminal,
             _events_dir: events_dir,
         }
+    }
+
+    /// What relive wrote to its pseudo-terminal, as text.
+    pub fn terminal_text(&self) -> String {
+        let bytes = self.terminal.as_ref().expect("started in a pty");
+        String::from_utf8_lossy(&bytes.lock().expect("terminal")).into_owned()
+    }
+
+    /// The last status line drawn on the pseudo-terminal: its SGR colour
+    /// parameters and its text.
+    pub fn status_line(&self) -> Option<(String, String)> {
+        let text = self.terminal_text();
+        let (_, last) = text.rsplit_once("\x1b[2K\x1b[")?;
+        let (sgr, rest) = last.split_once('m')?;
+        let (line, _) = rest.split_once("\x1b[0m")?;
+        Some((sgr.to_string(), line.trim().to_string()))
+    }
+
+    /// relive's stderr lines (not in a pty).
+    pub fn stderr_lines(&self) -> Vec<String> {
+        self.stderr.lock().expect("stderr").clone()
     }
 
     /// Every event so far.
@@ -297,8 +393,23 @@ impl Relive {
         let events: Vec<String> = self.events().iter().map(|e| e.to_string()).collect();
         let out = self.output();
         let tail = &out[out.len().saturating_sub(15)..];
+        let terminal = match &self.terminal {
+            Some(_) => {
+                let text = self.terminal_text();
+                let tail: String = text
+                    .chars()
+                    .rev()
+                    .take(3000)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect();
+                format!("\nterminal (the end):\n{tail:?}")
+            }
+            None => String::new(),
+        };
         format!(
-            "events:\n{}\nlast output:\n{}\nstderr:\n{}",
+            "events:\n{}\nlast output:\n{}\nstderr:\n{}{terminal}",
             events.join("\n"),
             tail.join("\n"),
             self.stderr.lock().expect("stderr").join("\n")
@@ -340,6 +451,11 @@ impl Relive {
                 .skip(after)
                 .find(|e| e["event"] == name)
         })
+    }
+
+    /// Number of events named `name` so far.
+    pub fn count(&self, name: &str) -> usize {
+        self.events().iter().filter(|e| e["event"] == name).count()
     }
 
     /// Number of events so far (a mark for `wait_event_after`).

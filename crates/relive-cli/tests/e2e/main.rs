@@ -37,6 +37,10 @@
 //!   resizes, one row for relive, the mode given back).
 //! - `hazards`: signal handlers, threads and descriptors that old code left
 //!   in the process (a SIGWINCH after a reload does not crash it).
+//! - `status_line`: the status line read from a pseudo-terminal after
+//!   failures, the swap pause after a paused program, `--quiet`.
+//! - `msrv`: the declared minimum Rust against `cargo metadata` and the
+//!   features the sources use.
 
 mod harness;
 
@@ -48,11 +52,13 @@ mod hazards;
 mod input;
 mod inputs;
 mod migrate;
+mod msrv;
 mod new_app;
 mod outside;
 mod process;
 mod reload;
 mod robust;
 mod standalone;
+mod status_line;
 mod terminal;
 mod window;

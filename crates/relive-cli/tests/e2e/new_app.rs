@@ -1,5 +1,7 @@
 //! `relive new`: the app it creates runs under `relive run` at once and
-//! reloads when edited; occupied folders and bad names are refused.
+//! reloads when edited; it says the command that starts it; a `relive` whose
+//! checkout was moved says how to point the app at one; occupied folders
+//! and bad names are refused.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -14,6 +16,33 @@ fn relive_new(path: &Path) -> Output {
         .expect("start relive new")
 }
 
+/// `PATH` with `dir` in front.
+fn path_with(dir: &Path) -> std::ffi::OsString {
+    let mut dirs = vec![dir.to_path_buf()];
+    dirs.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    std::env::join_paths(dirs).expect("join PATH")
+}
+
+/// Copies the checkout at `src` to `dst`, without build output or VCS data.
+fn copy_checkout(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).expect("create dir");
+    for entry in std::fs::read_dir(src).expect("read checkout") {
+        let entry = entry.expect("dir entry");
+        let name = entry.file_name();
+        if name == "target" || name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let to = dst.join(&name);
+        if entry.file_type().expect("file type").is_dir() {
+            copy_checkout(&entry.path(), &to);
+        } else {
+            std::fs::copy(entry.path(), &to).expect("copy file");
+        }
+    }
+}
+
 /// The number in "... · second N · generation G".
 fn second(line: &str) -> Option<u64> {
     let (_, rest) = line.split_once(" · second ")?;
@@ -24,7 +53,14 @@ fn second(line: &str) -> Option<u64> {
 fn a_new_app_runs_at_once_and_reloads_when_edited() {
     let dir = tempfile::tempdir().expect("temp dir");
     let app = dir.path().join("new_app_e2e");
-    let out = relive_new(&app);
+    // relive on PATH, as after `cargo install`.
+    let exe = Path::new(env!("CARGO_BIN_EXE_relive"));
+    let out = Command::new(exe)
+        .arg("new")
+        .arg(&app)
+        .env("PATH", path_with(exe.parent().expect("bin dir")))
+        .output()
+        .expect("start relive new");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -32,9 +68,10 @@ fn a_new_app_runs_at_once_and_reloads_when_edited() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stdout.contains("relive run"),
+        stdout.contains(&format!("run it with `relive run {}`", app.display())),
         "says what to do next: {stdout}"
     );
+    assert!(!stdout.contains("note:"), "outside the checkout: {stdout}");
     let manifest = std::fs::read_to_string(app.join("Cargo.toml")).expect("Cargo.toml");
     assert!(manifest.contains("crate-type = [\"cdylib\"]"), "{manifest}");
     let relive_dir = workspace_root()
@@ -110,4 +147,111 @@ fn occupied_folders_and_bad_names_are_refused() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("`9lives` cannot be a package name"), "{err}");
     assert!(!dir.path().join("9lives").exists(), "nothing created");
+}
+
+#[test]
+fn a_relive_whose_checkout_moved_says_how_to_point_at_one() {
+    // A `relive` built from a checkout that then moved, as after
+    // `cargo install --path` from a clone that was later renamed.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let built = dir.path().join("relive-clone");
+    copy_checkout(&workspace_root(), &built);
+    let target = workspace_root().join("target").join("e2e-checkout");
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "build",
+            "--quiet",
+            "--locked",
+            "-p",
+            "relive-cli",
+            "--manifest-path",
+        ])
+        .arg(built.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &target)
+        .status()
+        .expect("start cargo");
+    assert!(
+        status.success(),
+        "cargo build of the copied checkout failed"
+    );
+    let exe = dir.path().join("relive");
+    std::fs::copy(target.join("debug").join("relive"), &exe).expect("copy relive");
+    let moved = dir.path().join("moved-clone");
+    std::fs::rename(&built, &moved).expect("move the checkout");
+    let elsewhere = dir.path().join("projects");
+    std::fs::create_dir(&elsewhere).expect("mkdir");
+    let new = |args: &[&str]| {
+        Command::new(&exe)
+            .arg("new")
+            .args(args)
+            .current_dir(&elsewhere)
+            .env("PATH", "/usr/bin:/bin")
+            .output()
+            .expect("start relive new")
+    };
+
+    let out = new(&["my-app"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("checkout this `relive` was built from is gone"),
+        "{err}"
+    );
+    assert!(
+        err.contains("--relive <checkout>"),
+        "says what to do: {err}"
+    );
+    assert!(!elsewhere.join("my-app").exists(), "nothing created");
+
+    let out = new(&["my-app", "--relive", &moved.to_string_lossy()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // relive is not on PATH: the command names this binary.
+    assert!(
+        stdout.contains(&format!("run it with `{} run my-app`", exe.display())),
+        "{stdout}"
+    );
+    assert!(stdout.contains("cargo install --path"), "{stdout}");
+    let app = elsewhere.join("my-app");
+    let manifest = std::fs::read_to_string(app.join("Cargo.toml")).expect("Cargo.toml");
+    let relive = moved.join("crates/relive").canonicalize().expect("moved");
+    assert!(
+        manifest.contains(&format!("relive = {{ path = \"{}\" }}", relive.display())),
+        "{manifest}"
+    );
+    std::fs::copy(workspace_root().join("Cargo.lock"), app.join("Cargo.lock"))
+        .expect("copy Cargo.lock");
+    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "metadata",
+            "--offline",
+            "--format-version",
+            "1",
+            "--manifest-path",
+        ])
+        .arg(app.join("Cargo.toml"))
+        .output()
+        .expect("start cargo metadata");
+    assert!(
+        out.status.success(),
+        "the dependency resolves: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // An app made inside the checkout: said, with a folder outside offered.
+    let out = new(&[
+        &moved.join("my-app").to_string_lossy(),
+        "--relive",
+        &moved.to_string_lossy(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("is inside the relive checkout") && stdout.contains("relive new ../my-app"),
+        "{stdout}"
+    );
 }

@@ -222,14 +222,59 @@ fn an_events_log_inside_the_package_does_not_trigger_builds() {
     relive.wait_for("60 frames", SHORT_DEADLINE, |r| {
         (ticks(r).len() >= 60).then_some(())
     });
-    let builds = relive
-        .events()
-        .iter()
-        .filter(|e| e["event"] == "build_started")
-        .count();
+    let builds = relive.count("build_started");
     assert_eq!(
         builds, 1,
         "only the first build: relive's own log is not an edit"
     );
     assert_eq!(ticks(&relive).last().map(|t| t.generation), Some(1));
+}
+
+#[test]
+fn a_fresh_start_builds_once_when_the_target_folder_is_made_by_the_build() {
+    // As for a new app: the target folder is inside the package and does
+    // not exist yet. cargo makes it under a temporary name and renames it,
+    // which must not look like an edit. (The build folder is the shared
+    // one, so dependencies are not built again.)
+    let app = App::copy("counter", "fresh_target");
+    let target = app.path().join("target");
+    let target_arg = target.to_string_lossy().into_owned();
+    let shared = shared_target().to_string_lossy().into_owned();
+    let relive = app.run_with_env(
+        &[],
+        &[
+            ("CARGO_TARGET_DIR", &target_arg),
+            ("CARGO_BUILD_BUILD_DIR", &shared),
+        ],
+    );
+    relive.wait_event("loaded", BUILD_DEADLINE);
+    // Plenty of frames, and so of time for a second build to start.
+    relive.wait_for("60 frames", SHORT_DEADLINE, |r| {
+        (ticks(r).len() >= 60).then_some(())
+    });
+    let builds = relive.count("build_started");
+    assert_eq!(builds, 1, "one build on a fresh start");
+    assert!(target.is_dir(), "the build used {}", target.display());
+}
+
+#[test]
+fn a_library_without_export_is_refused_saying_what_relive_waits_for() {
+    let app = App::copy("counter", "no_export");
+    app.edit("relive::export!(All);", "");
+    let relive = app.run(&[]);
+    let refused = relive.wait_event("refused", BUILD_DEADLINE);
+    assert!(
+        refused["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("RELIVE_HANDSHAKE")),
+        "{refused}"
+    );
+    relive.wait_for("the refusal's line", SHORT_DEADLINE, |r| {
+        r.stderr_lines().into_iter().find(|l| {
+            l.starts_with("relive: refused the new library")
+                && l.ends_with(
+                    "fix the code and save: the program starts with the next build that loads",
+                )
+        })
+    });
 }

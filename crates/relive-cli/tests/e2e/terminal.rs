@@ -4,7 +4,7 @@
 //! handler and raw mode left by the first generation do no harm, and after
 //! `Flow::Exit` the terminal is in the mode it was in before relive.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -32,22 +32,7 @@ fn winsize(rows: u16, cols: u16) -> libc::winsize {
 
 impl Screen {
     fn open(rows: u16, cols: u16) -> Screen {
-        let (mut master, mut slave) = (-1, -1);
-        let size = winsize(rows, cols);
-        // SAFETY: openpty writes two descriptors; no name, default mode.
-        let ok = unsafe {
-            libc::openpty(
-                &mut master,
-                &mut slave,
-                std::ptr::null_mut(),
-                std::ptr::null(),
-                &size,
-            )
-        };
-        assert_eq!(ok, 0, "openpty: {}", std::io::Error::last_os_error());
-        // SAFETY: fresh descriptors owned by nothing else.
-        let (master, slave) =
-            unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+        let (master, slave) = open_pty(rows, cols);
         let parser = Arc::new(Mutex::new(vt100::Parser::new(rows, cols, 0)));
         let reader = master.try_clone().expect("dup master");
         let sink = parser.clone();

@@ -54,11 +54,9 @@ pub(super) struct Compat<'a> {
     old: &'a Layout,
     new: &'a Layout,
     identical: Identical<'a>,
-    /// Pairs being checked further up (a type that contains itself), or
-    /// found compatible.
+    /// Pairs being checked further up this path (a type that contains
+    /// itself).
     assumed: HashSet<(String, String)>,
-    /// The pairs of `assumed` in the order they were added.
-    log: Vec<(String, String)>,
     added: Vec<String>,
     removed: Vec<String>,
     widened: Vec<String>,
@@ -72,7 +70,6 @@ impl<'a> Compat<'a> {
             new,
             identical: Identical::new(old, new),
             assumed: HashSet::new(),
-            log: Vec::new(),
             added: Vec::new(),
             removed: Vec::new(),
             widened: Vec::new(),
@@ -90,19 +87,42 @@ impl<'a> Compat<'a> {
 
     /// Whether old type `a` loads as new type `b`; the error names the path.
     pub(super) fn check(&mut self, a: &str, b: &str, path: &str) -> Result<(), String> {
-        let changed = || format!("{path}: {} -> {}", short_name(a), short_name(b));
         let (Some(old), Some(new)) = (self.old.types.get(a), self.new.types.get(b)) else {
             return Err(format!("{path}: type {} is not described", short_name(b)));
         };
         if self.identical.same(a, b) {
             return Ok(());
         }
+        // Only a type pair already being compared further up this path (a
+        // recursive type) is assumed to fit; every other path is compared,
+        // so each changed field path is reported.
         let pair = (a.to_string(), b.to_string());
         if !self.assumed.insert(pair.clone()) {
             return Ok(());
         }
-        self.log.push(pair);
-        match (&old.kind, &new.kind) {
+        let result = self.compare(&old.kind, &new.kind, a, b, path);
+        self.assumed.remove(&pair);
+        result
+    }
+
+    /// Compares old type `a` of kind `old` with new type `b` of kind `new`.
+    fn compare(
+        &mut self,
+        old: &Kind,
+        new: &Kind,
+        a: &str,
+        b: &str,
+        path: &str,
+    ) -> Result<(), String> {
+        let changed = || format!("{path}: {} -> {}", short_name(a), short_name(b));
+        // A refused type change says what the user can do about it.
+        let refused = || {
+            format!(
+                "{}; mark the field #[relive(reset)] to start it from Default, or restart to change its type",
+                changed()
+            )
+        };
+        match (old, new) {
             (Kind::Scalar, Kind::Scalar) => {
                 if a == b {
                     Ok(())
@@ -110,7 +130,7 @@ impl<'a> Compat<'a> {
                     self.widened.push(changed());
                     Ok(())
                 } else {
-                    Err(changed())
+                    Err(refused())
                 }
             }
             (Kind::Serde { ty: x }, Kind::Serde { ty: y }) if x == y => Ok(()),
@@ -161,17 +181,16 @@ impl<'a> Compat<'a> {
                 if saves_as_unit(self.new, &args[0]) {
                     return Err(unit_option(changed()));
                 }
-                self.check(a, &args[0], path).map_err(|_| changed())?;
+                self.check(a, &args[0], path).map_err(|_| refused())?;
                 self.widened.push(changed());
                 Ok(())
             }
-            _ => Err(changed()),
+            _ => Err(refused()),
         }
     }
 
-    fn marks(&self) -> [usize; 5] {
+    fn marks(&self) -> [usize; 4] {
         [
-            self.log.len(),
             self.added.len(),
             self.removed.len(),
             self.widened.len(),
@@ -179,10 +198,7 @@ impl<'a> Compat<'a> {
         ]
     }
 
-    fn forget_since(&mut self, [log, added, removed, widened, reset]: [usize; 5]) {
-        for pair in self.log.drain(log..) {
-            self.assumed.remove(&pair);
-        }
+    fn forget_since(&mut self, [added, removed, widened, reset]: [usize; 4]) {
         self.added.truncate(added);
         self.removed.truncate(removed);
         self.widened.truncate(widened);
@@ -200,7 +216,7 @@ impl<'a> Compat<'a> {
                             return Err(why);
                         }
                         // The field starts from `Default`: what the failed
-                        // check assumed or collected below it does not hold.
+                        // check collected below it does not happen.
                         self.forget_since(marks);
                         self.reset.push(at);
                     }

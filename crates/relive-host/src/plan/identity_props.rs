@@ -178,10 +178,10 @@ proptest! {
     fn identical_implies_equal_layouts_everywhere(shape in shape(), pick in any::<usize>()) {
         let old = build(&shape);
         prop_assert!(Identical::new(&old, &old).same(&old.root, &old.root));
-        if let Some(new) = mutate(&old, pick) {
-            if Identical::new(&old, &new).same(&old.root, &new.root) {
-                prop_assert_eq!(meaning(&old), meaning(&new));
-            }
+        if let Some(new) = mutate(&old, pick)
+            && Identical::new(&old, &new).same(&old.root, &new.root)
+        {
+            prop_assert_eq!(meaning(&old), meaning(&new));
         }
     }
 }

@@ -881,6 +881,34 @@ mod recursive {
     }
 }
 
+mod two_paths {
+    #[derive(Default, relive::State)]
+    pub struct P {
+        pub t: u32,
+    }
+    #[derive(Default, relive::State)]
+    pub struct All {
+        pub a: u32,
+        pub b: u32,
+        pub ps: Vec<P>,
+        pub qs: Vec<P>,
+    }
+}
+
+mod two_paths_widened {
+    #[derive(Default, relive::State)]
+    pub struct P {
+        pub t: u64,
+    }
+    #[derive(Default, relive::State)]
+    pub struct All {
+        pub a: u64,
+        pub b: u64,
+        pub ps: Vec<P>,
+        pub qs: Vec<P>,
+    }
+}
+
 #[test]
 fn a_failed_comparison_leaves_no_assumption_behind() {
     use recursive::{after, before};
@@ -953,4 +981,29 @@ fn maps_move_as_bytes_only_with_a_hasher_whose_name_is_one_definition() {
     )
     .expect("by name");
     assert_eq!(p.mode, Mode::Migrate, "the map is rebuilt");
+}
+
+#[test]
+fn every_widened_field_path_is_reported() {
+    let p = plan(
+        &layout::<two_paths::All>(),
+        &layout::<two_paths_widened::All>(),
+    )
+    .expect("migrates");
+    assert_eq!(
+        p.widened,
+        vec![
+            "All.a: u32 -> u64".to_string(),
+            "All.b: u32 -> u64".to_string(),
+            "All.ps[].t: u32 -> u64".to_string(),
+            "All.qs[].t: u32 -> u64".to_string(),
+        ]
+    );
+}
+
+#[test]
+fn a_refused_type_change_says_what_to_do() {
+    let err = plan(&layout::<v1::All>(), &layout::<nested_change::All>()).expect_err("refused");
+    assert!(err.0.contains("#[relive(reset)]"), "{}", err.0);
+    assert!(err.0.contains("restart"), "{}", err.0);
 }

@@ -100,6 +100,11 @@ impl Thread {
     /// Serves a swap request at a frame boundary. Returns true when this
     /// generation is retired (its thread must end).
     pub(super) fn swap_out(&mut self, request: SwapRequest) -> bool {
+        if self.halted {
+            // A program paused after a panic has not run since its last
+            // frame; its swap pause begins with this swap, not at that frame.
+            self.last_frame_end = Instant::now();
+        }
         let mut phase = Phase::RollbackPoint;
         loop {
             phase = match phase {
