@@ -15,7 +15,7 @@ use relive_abi::layout::Kind;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::state::{Carry, LayoutBuilder, Load, Skipped, State};
-use crate::std_impls::{container, reset_each, scalar};
+use crate::std_impls::{container, reset_each, scalar, set_container};
 
 scalar!(true, unit false:
     std::num::NonZeroU8, std::num::NonZeroU16, std::num::NonZeroU32, std::num::NonZeroU64,
@@ -23,14 +23,7 @@ scalar!(true, unit false:
     std::num::NonZeroI32, std::num::NonZeroI64, std::num::NonZeroI128, std::num::NonZeroIsize
 );
 
-container!("BinaryHeap", [T: State + Ord], BinaryHeap<T>, [T],
-    pins |v, f| v.iter().for_each(|x| x.visit_pins(f)),
-    reset |v, skipped| if skipped.inside::<T>() {
-        *v = std::mem::take(v).into_iter().map(|mut t| { t.reset_skipped(skipped); t }).collect();
-    },
-    snapshot |s| s.iter().map(State::snapshot).collect(),
-    save |v, s| s.collect_seq(v.iter().map(Carry)),
-    load |d| Ok(Vec::<Load<T>>::deserialize(d)?.into_iter().map(|l| l.0).collect()));
+set_container!("BinaryHeap", [T: State + Ord], BinaryHeap<T>, [T]);
 container!("Box<[]>", [T: State], Box<[T]>, [T],
     pins |v, f| v.iter().for_each(|x| x.visit_pins(f)),
     reset |v, skipped| reset_each::<T>(v.iter_mut(), skipped),

@@ -118,56 +118,53 @@ container!("Box", [T: State], Box<T>, [T],
     snapshot |s| Box::new(T::snapshot(s)),
     save |v, s| T::save(v, s),
     load |d| T::load(d).map(Box::new));
-container!("HashSet", [T: State + Eq + Hash, H: BuildHasher + Default + 'static],
-    HashSet<T, H>, [T, Hasher<H>],
-    pins |v, f| v.iter().for_each(|x| x.visit_pins(f)),
-    reset |v, skipped| if skipped.inside::<T>() {
-        *v = std::mem::take(v).into_iter().map(|mut t| { t.reset_skipped(skipped); t }).collect();
-    },
-    snapshot |s| s.iter().map(State::snapshot).collect(),
-    save |v, s| s.collect_seq(v.iter().map(Carry)),
-    load |d| Ok(Vec::<Load<T>>::deserialize(d)?.into_iter().map(|l| l.0).collect()));
-container!("BTreeSet", [T: State + Ord], BTreeSet<T>, [T],
-    pins |v, f| v.iter().for_each(|x| x.visit_pins(f)),
-    reset |v, skipped| if skipped.inside::<T>() {
-        *v = std::mem::take(v).into_iter().map(|mut t| { t.reset_skipped(skipped); t }).collect();
-    },
-    snapshot |s| s.iter().map(State::snapshot).collect(),
-    save |v, s| s.collect_seq(v.iter().map(Carry)),
-    load |d| Ok(Vec::<Load<T>>::deserialize(d)?.into_iter().map(|l| l.0).collect()));
-container!("HashMap", [K: State + Eq + Hash, V: State, H: BuildHasher + Default + 'static],
-    HashMap<K, V, H>, [K, V, Hasher<H>],
-    pins |v, f| v.iter().for_each(|(k, x)| {
-        k.visit_pins(f);
-        x.visit_pins(f);
-    }),
-    reset |m, skipped| if skipped.inside::<K>() {
-        *m = std::mem::take(m).into_iter().map(|mut e| { reset_entry(&mut e, skipped); e }).collect();
-    } else {
-        reset_each::<V>(m.values_mut(), skipped);
-    },
-    snapshot |s| s.iter().map(|(k, v)| (k.snapshot(), v.snapshot())).collect(),
-    save |v, s| s.collect_map(v.iter().map(|(k, v)| (Carry(k), Carry(v)))),
-    load |d| Ok(HashMap::<Load<K>, Load<V>, H>::deserialize(d)?
-        .into_iter()
-        .map(|(k, v)| (k.0, v.0))
-        .collect()));
-container!("BTreeMap", [K: State + Ord, V: State], BTreeMap<K, V>, [K, V],
-    pins |v, f| v.iter().for_each(|(k, x)| {
-        k.visit_pins(f);
-        x.visit_pins(f);
-    }),
-    reset |m, skipped| if skipped.inside::<K>() {
-        *m = std::mem::take(m).into_iter().map(|mut e| { reset_entry(&mut e, skipped); e }).collect();
-    } else {
-        reset_each::<V>(m.values_mut(), skipped);
-    },
-    snapshot |s| s.iter().map(|(k, v)| (k.snapshot(), v.snapshot())).collect(),
-    save |v, s| s.collect_map(v.iter().map(|(k, v)| (Carry(k), Carry(v)))),
-    load |d| Ok(BTreeMap::<Load<K>, Load<V>>::deserialize(d)?
-        .into_iter()
-        .map(|(k, v)| (k.0, v.0))
-        .collect()));
+/// `State` for a set-like collection of `T`: elements saved as a sequence,
+/// and rebuilt when an element hides a skipped field (it may decide where
+/// the element sits).
+macro_rules! set_container {
+    ($name:literal, [$($generics:tt)*], $ty:ty, [$($p:ty),+]) => {
+        $crate::std_impls::container!($name, [$($generics)*], $ty, [$($p),+],
+            pins |v, f| v.iter().for_each(|x| x.visit_pins(f)),
+            reset |v, skipped| if skipped.inside::<T>() {
+                *v = std::mem::take(v).into_iter().map(|mut t| { t.reset_skipped(skipped); t }).collect();
+            },
+            snapshot |s| s.iter().map(State::snapshot).collect(),
+            save |v, s| s.collect_seq(v.iter().map(Carry)),
+            load |d| Ok(Vec::<Load<T>>::deserialize(d)?.into_iter().map(|l| l.0).collect()));
+    };
+}
+
+/// `State` for a map from `K` to `V`, loaded through `$load` (the same map
+/// over `Load<K>`, `Load<V>`): entries saved as a map, and the map rebuilt
+/// when a key hides a skipped field.
+macro_rules! map_container {
+    ($name:literal, [$($generics:tt)*], $ty:ty, [$($p:ty),+], load $load:ty) => {
+        $crate::std_impls::container!($name, [$($generics)*], $ty, [$($p),+],
+            pins |v, f| v.iter().for_each(|(k, x)| {
+                k.visit_pins(f);
+                x.visit_pins(f);
+            }),
+            reset |m, skipped| if skipped.inside::<K>() {
+                *m = std::mem::take(m).into_iter().map(|mut e| { reset_entry(&mut e, skipped); e }).collect();
+            } else {
+                reset_each::<V>(m.values_mut(), skipped);
+            },
+            snapshot |s| s.iter().map(|(k, v)| (k.snapshot(), v.snapshot())).collect(),
+            save |v, s| s.collect_map(v.iter().map(|(k, v)| (Carry(k), Carry(v)))),
+            load |d| Ok(<$load>::deserialize(d)?
+                .into_iter()
+                .map(|(k, v)| (k.0, v.0))
+                .collect()));
+    };
+}
+
+set_container!("HashSet", [T: State + Eq + Hash, H: BuildHasher + Default + 'static],
+    HashSet<T, H>, [T, Hasher<H>]);
+set_container!("BTreeSet", [T: State + Ord], BTreeSet<T>, [T]);
+map_container!("HashMap", [K: State + Eq + Hash, V: State, H: BuildHasher + Default + 'static],
+    HashMap<K, V, H>, [K, V, Hasher<H>], load HashMap<Load<K>, Load<V>, H>);
+map_container!("BTreeMap", [K: State + Ord, V: State], BTreeMap<K, V>, [K, V],
+    load BTreeMap<Load<K>, Load<V>>);
 
 /// The hasher builder of a map or set, as one of its type parameters. It is
 /// described by name only (`Opaque`, key `path#hasher`), so that two maps
@@ -214,7 +211,7 @@ unsafe impl<H: BuildHasher + Default + 'static> State for Hasher<H> {
     }
 }
 
-pub(crate) use {container, scalar};
+pub(crate) use {container, map_container, scalar, set_container};
 
 /// Resets the skipped fields of each item, if `T` hides any.
 pub(crate) fn reset_each<'a, T: State>(items: impl Iterator<Item = &'a mut T>, skipped: &Skipped) {

@@ -10,34 +10,12 @@ use indexmap::{IndexMap, IndexSet};
 use serde::{Deserialize, Deserializer, Serializer};
 
 use crate::state::{Carry, LayoutBuilder, Load, Skipped, State};
-use crate::std_impls::{Hasher, container, reset_each, reset_entry};
+use crate::std_impls::{Hasher, map_container, reset_each, reset_entry, set_container};
 
-container!("IndexMap", [K: State + Eq + Hash, V: State, H: BuildHasher + Default + 'static],
-    IndexMap<K, V, H>, [K, V, Hasher<H>],
-    pins |v, f| v.iter().for_each(|(k, x)| {
-        k.visit_pins(f);
-        x.visit_pins(f);
-    }),
-    reset |m, skipped| if skipped.inside::<K>() {
-        *m = std::mem::take(m).into_iter().map(|mut e| { reset_entry(&mut e, skipped); e }).collect();
-    } else {
-        reset_each::<V>(m.values_mut(), skipped);
-    },
-    snapshot |s| s.iter().map(|(k, v)| (k.snapshot(), v.snapshot())).collect(),
-    save |v, s| s.collect_map(v.iter().map(|(k, v)| (Carry(k), Carry(v)))),
-    load |d| Ok(IndexMap::<Load<K>, Load<V>, H>::deserialize(d)?
-        .into_iter()
-        .map(|(k, v)| (k.0, v.0))
-        .collect()));
-container!("IndexSet", [T: State + Eq + Hash, H: BuildHasher + Default + 'static],
-    IndexSet<T, H>, [T, Hasher<H>],
-    pins |v, f| v.iter().for_each(|x| x.visit_pins(f)),
-    reset |v, skipped| if skipped.inside::<T>() {
-        *v = std::mem::take(v).into_iter().map(|mut t| { t.reset_skipped(skipped); t }).collect();
-    },
-    snapshot |s| s.iter().map(State::snapshot).collect(),
-    save |v, s| s.collect_seq(v.iter().map(Carry)),
-    load |d| Ok(Vec::<Load<T>>::deserialize(d)?.into_iter().map(|l| l.0).collect()));
+map_container!("IndexMap", [K: State + Eq + Hash, V: State, H: BuildHasher + Default + 'static],
+    IndexMap<K, V, H>, [K, V, Hasher<H>], load IndexMap<Load<K>, Load<V>, H>);
+set_container!("IndexSet", [T: State + Eq + Hash, H: BuildHasher + Default + 'static],
+    IndexSet<T, H>, [T, Hasher<H>]);
 
 #[cfg(test)]
 mod tests {
