@@ -58,6 +58,7 @@ mod outside;
 mod process;
 mod reload;
 mod robust;
+mod screen;
 mod standalone;
 mod status_line;
 mod terminal;
