@@ -50,7 +50,7 @@ use ratatui::widgets::{Block, List, ListItem, Paragraph};
 use relive::{Ctx, Flow};
 
 /// Try changing this: the title at the top of the screen.
-const TITLE: &str = " edited live ";
+const TITLE: &str = " relive · tui ";
 
 /// Try changing this: the colours of the title bar and of the typing box.
 const ACCENT: Color = Color::Cyan;
