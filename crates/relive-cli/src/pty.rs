@@ -206,17 +206,40 @@ fn read_fd(fd: RawFd, buf: &mut [u8]) -> Option<usize> {
 fn forward_keys(master: OwnedFd, slave: RawFd, interrupt: impl Fn()) {
     let mut buf = [0u8; 4096];
     while let Some(n) = read_fd(libc::STDIN_FILENO, &mut buf) {
-        let keys = &buf[..n];
         let signals = termios_of(slave).is_some_and(|m| m.c_lflag & libc::ISIG != 0);
-        if signals && keys.contains(&0x03) {
-            // The app's terminal would turn it into SIGINT: it is relive's.
-            interrupt();
-            continue;
-        }
-        if !write_fd(master.as_raw_fd(), keys) {
+        if !route_keys(
+            &buf[..n],
+            signals,
+            |k| write_fd(master.as_raw_fd(), k),
+            &interrupt,
+        ) {
             return;
         }
     }
+}
+
+/// Passes `keys` on with `write`, except that while the app's terminal
+/// turns Ctrl-C into a signal (`signals`) each Ctrl-C is relive's
+/// interrupt instead; the keys around it still reach the app, in order.
+/// False once `write` fails.
+fn route_keys(
+    keys: &[u8],
+    signals: bool,
+    mut write: impl FnMut(&[u8]) -> bool,
+    interrupt: &impl Fn(),
+) -> bool {
+    if !signals {
+        return write(keys);
+    }
+    let mut parts = keys.split(|&b| b == 0x03);
+    let mut ok = parts
+        .next()
+        .is_none_or(|first| first.is_empty() || write(first));
+    for part in parts {
+        interrupt();
+        ok = ok && (part.is_empty() || write(part));
+    }
+    ok
 }
 
 /// The app's output to the real terminal.
@@ -253,5 +276,33 @@ fn follow_size(master: OwnedFd) {
             // Keep relive's row out of the app's scrolling.
             eprint!("\x1b7\x1b[1;{}r\x1b8", real.ws_row - 1);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the app got, and how many interrupts relive took.
+    fn routed(keys: &[u8], signals: bool) -> (Vec<u8>, usize) {
+        let (mut app, interrupts) = (Vec::new(), std::cell::Cell::new(0));
+        let ok = route_keys(
+            keys,
+            signals,
+            |k| {
+                app.extend_from_slice(k);
+                true
+            },
+            &|| interrupts.set(interrupts.get() + 1),
+        );
+        assert!(ok);
+        (app, interrupts.get())
+    }
+
+    #[test]
+    fn a_ctrl_c_read_with_other_keys_keeps_them() {
+        assert_eq!(routed(b"ab\x03cd", true), (b"abcd".to_vec(), 1));
+        assert_eq!(routed(b"\x03x\x03", true), (b"x".to_vec(), 2));
+        assert_eq!(routed(b"ab\x03cd", false), (b"ab\x03cd".to_vec(), 0));
     }
 }
