@@ -12,14 +12,17 @@
 //! Three threads: keys from the real terminal go to the pty (a Ctrl-C
 //! while the app's terminal turns it into a signal, ISIG, is relive's
 //! interrupt instead); the app's output goes to the real terminal, whole
-//! escape sequences at a time, while watching for the alternate screen
-//! ([`full_screen`]); and a resize of the real terminal is passed on, one
-//! row shorter.
+//! escape sequences at a time, while watching for the alternate screen or
+//! a screen drawn by cursor position ([`full_screen`]) and keeping the
+//! app's unfinished last line (so that relive's messages go between the
+//! app's lines, [`write_between_lines`]); and a resize of the real
+//! terminal is passed on, one row shorter.
 
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 mod screen;
 
@@ -28,6 +31,18 @@ use screen::Scanner;
 /// Whether the app shows the alternate screen (relive then writes nothing
 /// into its rows).
 static FULL_SCREEN: AtomicBool = AtomicBool::new(false);
+/// When the app last drew by cursor position, in milliseconds since
+/// [`EPOCH`] plus one (0: never).
+static ADDRESSED_MS: AtomicU64 = AtomicU64::new(0);
+static EPOCH: std::sync::LazyLock<Instant> = std::sync::LazyLock::new(Instant::now);
+/// The app's output since its last newline (its unfinished line), locked
+/// while output is written so relive's messages go between the app's.
+static LINE: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+/// The most of an unfinished line that is kept.
+const LINE_MAX: usize = 4096;
+/// How long after it last drew by cursor position an app counts as
+/// drawing a screen of its own.
+const DRAWING: Duration = Duration::from_secs(1);
 /// The real terminal's rows (0 without a pty).
 static ROWS: AtomicU16 = AtomicU16::new(0);
 /// The slave side's descriptor, for the runner (-1 without a pty).
@@ -36,9 +51,54 @@ static SLAVE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-
 /// How often the real terminal's size is looked at.
 const RESIZE_POLL: Duration = Duration::from_millis(50);
 
-/// Whether the app is on the alternate screen.
+fn now_ms() -> u64 {
+    EPOCH.elapsed().as_millis() as u64 + 1
+}
+
+/// Whether the app owns its screen: it is on the alternate screen, or it
+/// drew by cursor position in the last second (the aquarium). relive then
+/// writes nothing into the app's rows.
 pub fn full_screen() -> bool {
+    let addressed = ADDRESSED_MS.load(Ordering::Relaxed);
     FULL_SCREEN.load(Ordering::Relaxed)
+        || (addressed > 0 && now_ms().saturating_sub(addressed) < DRAWING.as_millis() as u64)
+}
+
+/// Whether the app is on the alternate screen.
+pub fn alternate() -> bool {
+    FULL_SCREEN.load(Ordering::Relaxed)
+}
+
+/// Writes relive's `text` (whole lines) between the app's lines: an
+/// unfinished line of the app's is taken off the screen first and written
+/// again after `text`, where the app goes on with it.
+pub fn write_between_lines(text: &[u8]) {
+    let line = LINE.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut err = std::io::stderr().lock();
+    if line.is_empty() {
+        let _ = err.write_all(text);
+    } else {
+        let _ = err.write_all(b"\r\x1b[2K");
+        let _ = err.write_all(text);
+        let _ = err.write_all(&line);
+    }
+    let _ = err.flush();
+}
+
+/// Follows the app's unfinished line through `output`.
+fn follow_line(line: &mut Vec<u8>, output: &[u8]) {
+    match output.iter().rposition(|&b| b == b'\n') {
+        Some(at) => {
+            line.clear();
+            line.extend_from_slice(&output[at + 1..]);
+        }
+        None => line.extend_from_slice(output),
+    }
+    if line.len() > LINE_MAX {
+        // A line redrawn in place (a progress bar): from its last return.
+        let from = line.iter().rposition(|&b| b == b'\r').unwrap_or(line.len());
+        line.drain(..from);
+    }
 }
 
 /// The real terminal's rows, when relive runs the app in a pty.
@@ -248,7 +308,12 @@ fn forward_output(master: OwnedFd) {
     let mut scanner = Scanner::default();
     while let Some(n) = read_fd(master.as_raw_fd(), &mut buf) {
         let whole = scanner.feed(&buf[..n]);
+        let mut line = LINE.lock().unwrap_or_else(PoisonError::into_inner);
+        follow_line(&mut line, &whole);
         FULL_SCREEN.store(scanner.alternate(), Ordering::Relaxed);
+        if scanner.take_addressed() {
+            ADDRESSED_MS.store(now_ms(), Ordering::Relaxed);
+        }
         let mut err = std::io::stderr().lock();
         let _ = err.write_all(&whole);
         let _ = err.flush();
@@ -297,6 +362,22 @@ mod tests {
         );
         assert!(ok);
         (app, interrupts.get())
+    }
+
+    #[test]
+    fn the_apps_unfinished_line_is_followed() {
+        let mut line = Vec::new();
+        follow_line(&mut line, b"one\r\ntwo");
+        assert_eq!(line, b"two");
+        follow_line(&mut line, b" three");
+        assert_eq!(line, b"two three");
+        follow_line(&mut line, b"\r\n");
+        assert!(line.is_empty());
+        follow_line(&mut line, &b"\r42%".repeat(LINE_MAX));
+        assert_eq!(
+            line, b"\r42%",
+            "a line redrawn in place keeps its last form"
+        );
     }
 
     #[test]
