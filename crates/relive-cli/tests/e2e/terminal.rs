@@ -63,6 +63,17 @@ fn a_raw_mode_sigwinch_app_in_a_real_terminal_keeps_every_key_and_the_shell() {
             last.contains("relive · generation 7")
         },
     );
+    // The app draws its screen by cursor position: relive's messages (the
+    // reloads, the SIGWINCH handler the first generation left) are kept
+    // out of its rows.
+    let text = screen.contents();
+    let rows: Vec<&str> = text.lines().take(29).collect();
+    assert!(
+        !rows
+            .iter()
+            .any(|r| r.contains("reloaded generation") || r.contains("registers")),
+        "relive wrote into the app's rows:\n{text}"
+    );
     screen.type_in(b".");
     sent.push(b'.');
     let status = screen.wait_exit(&mut child, SHORT_DEADLINE);
