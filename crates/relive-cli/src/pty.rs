@@ -34,14 +34,16 @@ static FULL_SCREEN: AtomicBool = AtomicBool::new(false);
 /// When the app last drew by cursor position, in milliseconds since
 /// [`EPOCH`] plus one (0: never).
 static ADDRESSED_MS: AtomicU64 = AtomicU64::new(0);
+/// When the app last printed lines without drawing, as [`ADDRESSED_MS`].
+static LINES_MS: AtomicU64 = AtomicU64::new(0);
 static EPOCH: std::sync::LazyLock<Instant> = std::sync::LazyLock::new(Instant::now);
 /// The app's output since its last newline (its unfinished line), locked
 /// while output is written so relive's messages go between the app's.
 static LINE: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 /// The most of an unfinished line that is kept.
 const LINE_MAX: usize = 4096;
-/// How long after it last drew by cursor position an app counts as
-/// drawing a screen of its own.
+/// How long an app that drew by cursor position must print plain lines
+/// before it counts as printing lines again.
 const DRAWING: Duration = Duration::from_secs(1);
 /// The real terminal's rows (0 without a pty).
 static ROWS: AtomicU16 = AtomicU16::new(0);
@@ -56,12 +58,22 @@ fn now_ms() -> u64 {
 }
 
 /// Whether the app owns its screen: it is on the alternate screen, or it
-/// drew by cursor position in the last second (the aquarium). relive then
+/// draws by cursor position (the aquarium; see [`drawing`]). relive then
 /// writes nothing into the app's rows.
 pub fn full_screen() -> bool {
-    let addressed = ADDRESSED_MS.load(Ordering::Relaxed);
     FULL_SCREEN.load(Ordering::Relaxed)
-        || (addressed > 0 && now_ms().saturating_sub(addressed) < DRAWING.as_millis() as u64)
+        || drawing(
+            ADDRESSED_MS.load(Ordering::Relaxed),
+            LINES_MS.load(Ordering::Relaxed),
+        )
+}
+
+/// Whether an app that last drew by cursor position at `addressed` and
+/// last printed plain lines at `lines` (milliseconds, 0: never) draws its
+/// screen: it drew, and has not printed only lines for [`DRAWING`] since.
+/// An app that stopped writing (paused after a panic) still does.
+fn drawing(addressed: u64, lines: u64) -> bool {
+    addressed > 0 && lines.saturating_sub(addressed) < DRAWING.as_millis() as u64
 }
 
 /// Whether the app is on the alternate screen.
@@ -313,6 +325,8 @@ fn forward_output(master: OwnedFd) {
         FULL_SCREEN.store(scanner.alternate(), Ordering::Relaxed);
         if scanner.take_addressed() {
             ADDRESSED_MS.store(now_ms(), Ordering::Relaxed);
+        } else if whole.contains(&b'\n') {
+            LINES_MS.store(now_ms(), Ordering::Relaxed);
         }
         let mut err = std::io::stderr().lock();
         let _ = err.write_all(&whole);
@@ -362,6 +376,16 @@ mod tests {
         );
         assert!(ok);
         (app, interrupts.get())
+    }
+
+    #[test]
+    fn an_app_that_drew_draws_until_it_prints_only_lines_for_a_while() {
+        assert!(!drawing(0, 0), "nothing written yet");
+        assert!(!drawing(0, 500), "lines only");
+        assert!(drawing(500, 0), "drew");
+        assert!(drawing(500, 400), "drew after its lines");
+        assert!(drawing(500, 900), "lines for less than a second");
+        assert!(!drawing(500, 1600), "then lines only for longer");
     }
 
     #[test]
