@@ -130,8 +130,15 @@ impl Terminal {
                 self.draw_status();
                 return;
             }
-            let _ = err.write_all(&std::mem::take(&mut self.held));
-            let _ = err.write_all(&text);
+            let mut all = std::mem::take(&mut self.held);
+            all.extend_from_slice(&text);
+            if crate::pty::rows().is_some() {
+                drop(err);
+                crate::pty::write_between_lines(&all);
+                self.draw_status();
+                return;
+            }
+            let _ = err.write_all(&all);
         } else {
             let _ = writeln!(err, "relive: {line}");
             if !details.is_empty() {
@@ -152,7 +159,7 @@ impl Terminal {
     /// the app was full-screen, once it no longer is).
     pub fn redraw(&mut self) {
         if !self.held.is_empty() && !crate::pty::full_screen() {
-            let _ = std::io::stderr().write_all(&std::mem::take(&mut self.held));
+            crate::pty::write_between_lines(&std::mem::take(&mut self.held));
             self.status.held_line.clear();
         }
         self.draw_status();
@@ -219,7 +226,7 @@ impl Drop for Terminal {
     fn drop(&mut self) {
         if !self.held.is_empty() {
             // Kept messages go to the scrollback, off the app's screen.
-            let leave = if crate::pty::full_screen() {
+            let leave = if crate::pty::alternate() {
                 "\x1b[?1049l"
             } else {
                 ""

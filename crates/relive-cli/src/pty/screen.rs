@@ -1,6 +1,7 @@
 //! Reading the app's output stream just enough to pass it on in whole
 //! escape sequences (so relive's status line is never drawn in the middle
-//! of one) and to know when the app is on the alternate screen.
+//! of one), to know when the app is on the alternate screen, and to notice
+//! when it draws by moving the cursor rather than printing lines.
 
 /// Where in an escape sequence the stream is.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -24,12 +25,21 @@ pub(super) struct Scanner {
     /// The sequence being read (not yet passed on).
     held: Vec<u8>,
     alternate: bool,
+    /// A sequence that places the cursor or clears the screen was seen.
+    addressed: bool,
 }
 
 impl Scanner {
     /// Whether the app is on the alternate screen.
     pub(super) fn alternate(&self) -> bool {
         self.alternate
+    }
+
+    /// Whether the app moved the cursor to a place of its choosing (or
+    /// cleared the screen) since the last call: it draws a screen, it does
+    /// not print lines.
+    pub(super) fn take_addressed(&mut self) -> bool {
+        std::mem::take(&mut self.addressed)
     }
 
     /// Takes the next bytes; returns what can be passed on now (everything
@@ -64,6 +74,14 @@ impl Scanner {
     /// A CSI sequence ended (it is in `held`): the private modes 1049,
     /// 1047 and 47 switch the alternate screen.
     fn csi_done(&mut self) {
+        // Cursor position (CUP, HVP), row (VPA), up (CUU, CPL), erase
+        // display (ED).
+        if let [b'\x1b', b'[', body @ .., last] = self.held.as_slice()
+            && body.iter().all(|b| b.is_ascii_digit() || *b == b';')
+            && matches!(last, b'H' | b'f' | b'd' | b'A' | b'F' | b'J')
+        {
+            self.addressed = true;
+        }
         let Some(body) = self.held.strip_prefix(b"\x1b[?") else {
             return;
         };
@@ -111,5 +129,18 @@ mod tests {
         assert!(!s.alternate());
         s.feed(b"\x1b[?1000;47h");
         assert!(s.alternate());
+    }
+
+    #[test]
+    fn drawing_by_cursor_position_is_noticed() {
+        let mut s = Scanner::default();
+        s.feed(b"a line\r\n\x1b[31mred\x1b[0m\x1b[2K\r\n\x1b[?25l");
+        assert!(!s.take_addressed(), "colours, erasing a line, CR LF");
+        s.feed(b"\x1b[");
+        s.feed(b"12;1Hx");
+        assert!(s.take_addressed());
+        assert!(!s.take_addressed(), "taken");
+        s.feed(b"\x1b[H");
+        assert!(s.take_addressed());
     }
 }

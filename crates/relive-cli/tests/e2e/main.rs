@@ -35,6 +35,10 @@
 //!   once across a reload and a rollback.
 //! - `terminal`: `relive run` in a real pseudo-terminal (raw mode, SIGWINCH,
 //!   resizes, one row for relive, the mode given back).
+//! - `screen`: a real pseudo-terminal for a test, read with `vt100`, and
+//!   `relive run` started in it.
+//! - `tui`: the ratatui example in a real pseudo-terminal, edited, resized,
+//!   rolled back after a panic and quit with Ctrl-C.
 //! - `hazards`: signal handlers, threads and descriptors that old code left
 //!   in the process (a SIGWINCH after a reload does not crash it).
 //! - `status_line`: the status line read from a pseudo-terminal after
@@ -58,7 +62,9 @@ mod outside;
 mod process;
 mod reload;
 mod robust;
+mod screen;
 mod standalone;
 mod status_line;
 mod terminal;
+mod tui;
 mod window;
