@@ -211,9 +211,9 @@ unsafe impl<H: BuildHasher + Default + 'static> State for Hasher<H> {
     }
 }
 
-pub(crate) use {container, scalar, set_container};
 #[cfg(feature = "indexmap")]
 pub(crate) use map_container;
+pub(crate) use {container, scalar, set_container};
 
 /// Resets the skipped fields of each item, if `T` hides any.
 pub(crate) fn reset_each<'a, T: State>(items: impl Iterator<Item = &'a mut T>, skipped: &Skipped) {

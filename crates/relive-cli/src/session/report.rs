@@ -223,15 +223,24 @@ impl Session {
                     "hazard",
                     json!({"kind": kind, "generation": generation, "detail": detail, "action": action}),
                 );
-                let what = match kind.as_str() {
-                    "signal_handler" => format!("a {detail} handler"),
-                    "thread" => format!("thread {detail:?}"),
-                    _ => format!("{detail} still open"),
+                let (what, hint) = match kind.as_str() {
+                    "signal_handler" => (
+                        format!("a {detail} handler"),
+                        "a handler in closed code would crash the program: relive put back the one it found at start, or keeps that code mapped",
+                    ),
+                    "thread" => (
+                        format!("thread {detail:?}"),
+                        "its code stays mapped while it runs; start threads with ctx.spawn, which relive stops before a swap and starts again after it",
+                    ),
+                    _ => (
+                        format!("{detail} still open"),
+                        "nothing to do if the state keeps it on purpose (a connection, a file); otherwise close it where it was opened",
+                    ),
                 };
                 self.terminal.say(
                     Tone::Warn,
                     &format!("generation {generation} left {what} in the process: {action}"),
-                    "code that registers with the process (signal handlers, threads, descriptors) should undo it in App::unloading",
+                    hint,
                 );
             }
             RunEvent::Exited { by_app } => {
