@@ -53,9 +53,11 @@ pub struct EditResults {
     pub builds_per_edit: f64,
     /// Reading, copying and opening the debug library, measured by the bench.
     pub floors: FileFloors,
+    /// Busy loops competing with the builds (0: an idle machine).
+    pub busy_loops: usize,
     /// hot-lib-reloader's edit-to-running per debounce, or why it could not
-    /// be measured.
-    pub peer: Result<Vec<PeerEdit>, String>,
+    /// be measured (`None`: not measured, under load).
+    pub peer: Option<Result<Vec<PeerEdit>, String>>,
 }
 
 /// The same cargo command relive runs for a build of the app.
@@ -123,12 +125,19 @@ pub fn edit_and_reload(
 }
 
 /// Runs half of the `edits` bare builds, `edits` edits under relive, then the
-/// other half of the bare builds.
-pub fn run(ws: &Workspace, relive: &Path, edits: usize) -> anyhow::Result<EditResults> {
+/// other half of the bare builds, with `busy_loops` busy loops competing for
+/// the CPU all along; hot-lib-reloader's side only on an idle machine.
+pub fn run(
+    ws: &Workspace,
+    relive: &Path,
+    edits: usize,
+    busy_loops: usize,
+) -> anyhow::Result<EditResults> {
     let app = ws.app("edit");
     let src = app.join("src").join("lib.rs");
     let mut counter = 0u64;
     ws.build_app(&app, Profile::Debug)?;
+    let busy = (busy_loops > 0).then(|| crate::load::Busy::start(busy_loops));
 
     // Bare builds: half before relive runs, half after, so that a drift in
     // the machine's load during the run touches both sides alike.
@@ -193,7 +202,8 @@ pub fn run(ws: &Workspace, relive: &Path, edits: usize) -> anyhow::Result<EditRe
         .count()
         .saturating_sub(1); // the first build at start
 
-    let peer = hotedit::run(ws, edits).map_err(|e| format!("{e:#}"));
+    drop(busy);
+    let peer = (busy_loops == 0).then(|| hotedit::run(ws, edits).map_err(|e| format!("{e:#}")));
 
     let floors = floors::files(
         &ws.artifact("bench_edit", Profile::Debug),
@@ -215,6 +225,7 @@ pub fn run(ws: &Workspace, relive: &Path, edits: usize) -> anyhow::Result<EditRe
         pause_us: summary(&pause, "pause")?,
         builds_per_edit: builds as f64 / edits.max(1) as f64,
         floors,
+        busy_loops,
         peer,
     })
 }

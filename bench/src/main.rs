@@ -20,6 +20,7 @@ mod edit;
 mod floors;
 mod fps;
 mod hotedit;
+mod load;
 mod machine;
 mod native;
 mod relive;
@@ -106,6 +107,10 @@ impl Options {
 }
 
 /// How many samples of everything.
+/// Normal-priority busy loops competing with the builds in the loaded
+/// edit-to-running run (issue 10: a second cargo, rust-analyzer).
+const BUSY_LOOPS: usize = 2;
+
 #[derive(Debug)]
 struct Config {
     swaps: usize,
@@ -233,7 +238,15 @@ fn run() -> anyhow::Result<bool> {
                 "edit-to-running (item 2): {} edits under relive, then under hot-lib-reloader",
                 config.edits
             ),
-            || edit::run(&ws, &relive, config.edits),
+            || edit::run(&ws, &relive, config.edits, 0),
+        );
+        results.edit_loaded = section(
+            "edit under load",
+            &format!(
+                "edit-to-running (item 2) with {BUSY_LOOPS} busy loops competing: {} edits",
+                config.edits
+            ),
+            || edit::run(&ws, &relive, config.edits, BUSY_LOOPS),
         );
     }
     if options.wants("fps") {
@@ -265,6 +278,7 @@ fn run() -> anyhow::Result<bool> {
         results.swap_mlock.as_ref().map(Result::is_ok),
         results.shapes.as_ref().map(Result::is_ok),
         results.edit.as_ref().map(Result::is_ok),
+        results.edit_loaded.as_ref().map(Result::is_ok),
         results.fps.as_ref().map(Result::is_ok),
     ]
     .into_iter()

@@ -34,8 +34,10 @@ pub(crate) fn is_malloc() -> bool {
     };
     (0..ATTEMPTS).any(|_| {
         let before = malloc_in_use();
-        // SAFETY: the layout has a non-zero size.
-        let block = unsafe { std::alloc::alloc(layout) };
+        // SAFETY: the layout has a non-zero size. `black_box`: an allocation
+        // that is freed unused is removed by the optimiser, and a release
+        // build would then never allocate at all.
+        let block = std::hint::black_box(unsafe { std::alloc::alloc(layout) });
         if block.is_null() {
             return false;
         }
@@ -55,6 +57,8 @@ pub(crate) const REFUSAL: &str = "the app has its own #[global_allocator], which
 
 #[cfg(test)]
 mod tests {
+    /// Also under `cargo test --release`, where an unused allocation is
+    /// optimised away unless the check keeps it.
     #[test]
     fn the_test_binary_allocates_from_malloc() {
         assert!(super::is_malloc());

@@ -578,3 +578,40 @@ impl Relive {
         self.child.try_wait().expect("try_wait").is_none()
     }
 }
+
+/// Puts `bytes` at `path` as a linker does: written to a temporary name in
+/// the same folder, then renamed into place.
+pub fn replace_file(path: &Path, bytes: &[u8]) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).expect("write the temporary file");
+    std::fs::rename(&tmp, path).expect("rename into place");
+}
+
+/// Builds the copy as it is, then with `from` replaced by `to` in its
+/// source; returns both libraries' bytes. The artifact on disk is the second.
+pub fn two_builds(app: &App, from: &str, to: &str) -> (Vec<u8>, Vec<u8>) {
+    app.cargo_build();
+    let first = std::fs::read(app.artifact()).expect("first library");
+    app.edit(from, to);
+    app.cargo_build();
+    let second = std::fs::read(app.artifact()).expect("second library");
+    assert_ne!(first, second, "the two builds differ");
+    (first, second)
+}
+
+/// How many of `events` are named `name`.
+pub fn count(events: &[Value], name: &str) -> usize {
+    events.iter().filter(|e| e["event"] == name).count()
+}
+
+/// Panics, naming `what`, if `events` has a refusal, rollback, panic or exit.
+pub fn assert_no_failure(events: &[Value], what: &str) {
+    let bad = events.iter().find(|e| {
+        ["refused", "rolled_back", "panicked", "exited"]
+            .iter()
+            .any(|n| e["event"] == *n)
+    });
+    if let Some(bad) = bad {
+        panic!("{what}: {bad}");
+    }
+}

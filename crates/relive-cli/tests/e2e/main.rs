@@ -19,6 +19,7 @@
 //!   still reload at once.
 //! - `robust`: bad libraries, a library still being written, save storms, a
 //!   worker that will not stop, and a soak of hundreds of reloads.
+//! - `shapes`: a state of every shape carried unchanged across 300 swaps.
 //! - `examples`: the `workers` and `migration` examples edited as their
 //!   comments invite (workers restarted on the new code, fields inserted
 //!   and reordered).
@@ -63,6 +64,7 @@ mod process;
 mod reload;
 mod robust;
 mod screen;
+mod shapes;
 mod standalone;
 mod status_line;
 mod terminal;

@@ -16,26 +16,6 @@ use crate::harness::*;
 const V1: &str = "let version = \"v1\";";
 const V2: &str = "let version = \"v2\";";
 
-/// Puts `bytes` at `path` as a linker does: written to a temporary name in
-/// the same folder, then renamed into place.
-fn replace_file(path: &Path, bytes: &[u8]) {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).expect("write the temporary file");
-    std::fs::rename(&tmp, path).expect("rename into place");
-}
-
-/// Builds the copy as it is, then with `from` replaced by `to` in its
-/// source; returns both libraries' bytes. The artifact on disk is the second.
-fn two_builds(app: &App, from: &str, to: &str) -> (Vec<u8>, Vec<u8>) {
-    app.cargo_build();
-    let first = std::fs::read(app.artifact()).expect("first library");
-    app.edit(from, to);
-    app.cargo_build();
-    let second = std::fs::read(app.artifact()).expect("second library");
-    assert_ne!(first, second, "the two builds differ");
-    (first, second)
-}
-
 /// Names of the events from index `after` on.
 fn event_names(relive: &Relive, after: usize) -> Vec<String> {
     relive
@@ -44,10 +24,6 @@ fn event_names(relive: &Relive, after: usize) -> Vec<String> {
         .skip(after)
         .map(|e| e["event"].as_str().unwrap_or("?").to_string())
         .collect()
-}
-
-fn count(events: &[Value], name: &str) -> usize {
-    events.iter().filter(|e| e["event"] == name).count()
 }
 
 /// Waits until the last tick printed comes from `generation` running
@@ -614,14 +590,7 @@ fn hundreds_of_reloads_leak_no_mappings_files_descriptors_or_memory() {
             SHORT_DEADLINE,
             |r| {
                 let events = r.events();
-                let bad = events.iter().find(|e| {
-                    ["refused", "rolled_back", "panicked", "exited"]
-                        .iter()
-                        .any(|n| e["event"] == *n)
-                });
-                if let Some(bad) = bad {
-                    panic!("reload {i}: {bad}");
-                }
+                assert_no_failure(&events, &format!("reload {i}"));
                 (count(&events, "reloaded") as u64 >= i).then_some(())
             },
         );

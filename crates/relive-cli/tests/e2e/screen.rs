@@ -109,10 +109,6 @@ pub fn wait(
     }
 }
 
-pub fn count(events: &[Value], name: &str) -> usize {
-    events.iter().filter(|e| e["event"] == name).count()
-}
-
 /// The events written so far to the events file `events`.
 pub fn read_events(events: &Path) -> Vec<Value> {
     std::fs::read_to_string(events)
