@@ -49,6 +49,8 @@ pub(super) enum Outcome {
 
 struct InFlight {
     pid: libc::pid_t,
+    /// The frame that runs next from the state it saves, and its generation.
+    taken_at: (u64, u64),
     /// The child's report of a failure.
     pipe: std::fs::File,
 }
@@ -66,6 +68,9 @@ struct Inner {
     started: u64,
     /// The number of the child whose outcome `last` is.
     finished: u64,
+    /// The newest checkpoint written and not yet taken by
+    /// [`Background::take_written`]: frame and generation.
+    written: Option<(u64, u64)>,
 }
 
 /// The runner's checkpoint writer, behind one lock for all frame threads.
@@ -89,6 +94,7 @@ impl Background {
                 pending: None,
                 started: 0,
                 finished: 0,
+                written: None,
             }),
         }
     }
@@ -182,6 +188,18 @@ impl Background {
         self.writer.read_latest()
     }
 
+    /// The checkpoint written since the last call, if any: the frame that
+    /// runs next from it, its generation and its bytes (for the recording).
+    pub fn take_written(&self) -> Option<(u64, u64, Vec<u8>)> {
+        let mut inner = self.lock();
+        let _ = self.collect(&mut inner, false);
+        let (frame, generation) = inner.written.take()?;
+        // The newest file is that child's: no other child started since.
+        self.writer
+            .read_latest()
+            .map(|state| (frame, generation, state))
+    }
+
     /// Reaps a finished child (or, with `kill`, the one in flight).
     fn collect(&self, inner: &mut Inner, kill: bool) -> Option<Failure> {
         let flight = inner.in_flight.as_mut()?;
@@ -198,11 +216,13 @@ impl Background {
         }
         let mut message = String::new();
         let _ = flight.pipe.read_to_string(&mut message);
+        let taken_at = flight.taken_at;
         inner.in_flight = None;
         inner.finished = inner.started;
         let worked = reaped > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
         if worked {
             self.writer.advance();
+            inner.written = Some(taken_at);
             inner.last = Some(Outcome::Written);
             inner.reported = false;
             return None;
@@ -275,6 +295,7 @@ impl Background {
         inner.started += 1;
         inner.in_flight = Some(InFlight {
             pid,
+            taken_at: (info.frame, generation.number()),
             pipe: std::fs::File::from(read),
         });
         Ok(())
