@@ -234,6 +234,12 @@ impl Session {
                     "code that registers with the process (signal handlers, threads, descriptors) should undo it in App::unloading",
                 );
             }
+            RunEvent::LoopStarted { .. }
+            | RunEvent::LoopPass { .. }
+            | RunEvent::LoopDiverged { .. }
+            | RunEvent::LoopEnded { .. }
+            | RunEvent::Rewound { .. }
+            | RunEvent::ReplayRefused { .. } => self.replay_event(event),
             RunEvent::Exited { by_app } => {
                 self.ending = true;
                 self.events
