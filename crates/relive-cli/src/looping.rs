@@ -2,7 +2,7 @@
 //! another terminal to the running `relive run` of a package.
 //!
 //! `relive run` listens on a Unix socket in the user's private runtime
-//! folder (`$XDG_RUNTIME_DIR/relive`, else `/tmp/relive-UID`; mode 0700,
+//! folder (`$XDG_RUNTIME_DIR/relive`, else `/tmp/relive-control-UID`; mode 0700,
 //! owner checked, the socket 0600), named after a hash of the package's
 //! canonical manifest path, so the commands find it from the package
 //! folder (or `--package PATH`). A client sends one JSON line (the
@@ -50,7 +50,8 @@ fn runtime_dir() -> anyhow::Result<PathBuf> {
     let uid = unsafe { libc::getuid() };
     let dir = match std::env::var_os("XDG_RUNTIME_DIR") {
         Some(base) if !base.is_empty() => PathBuf::from(base).join("relive"),
-        _ => std::env::temp_dir().join(format!("relive-{uid}")),
+        // Not `relive-<number>`: that is a staging folder's name (`Staging`).
+        _ => std::env::temp_dir().join(format!("relive-control-{uid}")),
     };
     match std::fs::create_dir(&dir) {
         Ok(()) => {

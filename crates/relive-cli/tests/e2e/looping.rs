@@ -134,8 +134,10 @@ fn a_loop_replays_exactly_shows_an_edit_and_live_goes_on_past_the_window() {
         (events_named(r, "loop_pass").len() >= 3).then_some(())
     });
     let replayed = check_replayed(&relive, to, &live);
-    assert!(backs(&replayed) >= 2 - 1, "the counter went back only once");
-    assert!(backs(&steps(&relive.output())) >= 2);
+    assert!(
+        backs(&steps(&relive.output())) >= 2,
+        "the counter went back only once"
+    );
     assert!(replayed.iter().all(|s| s.frame >= from && s.frame < to + 1));
 
     // An edit during the loop shows inside the window.
