@@ -290,3 +290,31 @@ fn an_app_that_reads_the_wall_clock_is_reported_as_diverging() {
     let diverged = relive.wait_event("loop_diverged", Duration::from_secs(30));
     assert!(diverged["frame"].as_u64().is_some(), "{diverged}");
 }
+
+#[test]
+fn the_aquarium_loops_exactly() {
+    let app = App::copy_example("aquarium", "loop_aquarium");
+    let relive = app.run(&[]);
+    relive.wait_event("loaded", BUILD_DEADLINE);
+    relive.wait_line("the third second", SHORT_DEADLINE, |l| {
+        l.starts_with("aquarium frame 90 ")
+    });
+    ok(&relive_cmd(&app, &["loop", "2"]));
+    relive.wait_for("three passes", Duration::from_secs(30), |r| {
+        (events_named(r, "loop_pass").len() >= 3).then_some(())
+    });
+    assert!(events_named(&relive, "loop_diverged").is_empty());
+    // Its once-a-second frame count went back.
+    let counts: Vec<u64> = relive
+        .output()
+        .iter()
+        .filter_map(|l| {
+            l.strip_prefix("aquarium frame ")?
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    assert!(counts.windows(2).any(|w| w[1] <= w[0]), "{counts:?}");
+}
