@@ -106,6 +106,7 @@ pub struct Runner {
     tx: Sender<Msg>,
     thread: Option<JoinHandle<()>>,
     recorder: Arc<record::Recorder>,
+    background: Option<Arc<background::Background>>,
 }
 
 impl Runner {
@@ -139,6 +140,7 @@ impl Runner {
             Begin::Resume(saved) => Start::Resume(saved),
         };
         orchestrator.active = Some(orchestrator.spawn(first, start)?);
+        let background = orchestrator.checkpoint.clone();
         let thread = std::thread::Builder::new()
             .name("relive-orchestrator".into())
             .spawn(move || orchestrator.run(rx))?;
@@ -146,6 +148,7 @@ impl Runner {
             tx,
             thread: Some(thread),
             recorder,
+            background,
         })
     }
 
@@ -153,6 +156,9 @@ impl Runner {
     /// default is [`DEFAULT_MILLIS`]). Recording needs a checkpoint sink.
     pub fn record(&self, millis: u64) {
         self.recorder.set_millis(millis);
+        if let Some(background) = &self.background {
+            background.write_marks(millis > 0);
+        }
     }
 
     /// Asks for a loop, live or rewind at the next frame boundary; says why

@@ -174,13 +174,17 @@ impl Thread {
     /// Makes the mark's state the state, by name, through this generation;
     /// on failure the state from before stays (when a copy could be kept).
     fn restore(&mut self, mark: &Mark) -> Result<(), String> {
+        let state = mark
+            .state
+            .read()
+            .map_err(|e| format!("cannot read the recorded state: {e}"))?;
         self.generation.stop_workers(EXIT_STOP_WAIT_MS);
         let kept = self.generation.snapshot() == Status::OK;
         let bytes = Bytes {
-            ptr: mark.state.as_ptr(),
-            len: mark.state.len(),
+            ptr: state.as_ptr(),
+            len: state.len(),
         };
-        // SAFETY: `mark.state` lives until the end of this function.
+        // SAFETY: `state` lives until the end of this function.
         let loaded = self.check(unsafe { self.generation.load_saved(bytes) });
         let result = match loaded {
             Ok(_) => {
@@ -258,8 +262,8 @@ impl Thread {
                 pause_ns: info.last_pause_ns,
                 input: input.bytes().into(),
             });
-            if let Some((frame, generation, state)) = written {
-                inner.ring.mark(frame, generation, state);
+            if let Some(w) = written {
+                inner.ring.mark(w.frame, w.generation, w.hash, w.state);
             }
             return;
         }
