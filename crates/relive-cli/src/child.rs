@@ -103,6 +103,7 @@ impl Child {
         staging: &Path,
         checkpoints: &Checkpoints,
         mlock: bool,
+        record_ms: u64,
         to_session: Sender<M>,
         wrap: fn(FromChild) -> M,
     ) -> std::io::Result<Child> {
@@ -118,6 +119,7 @@ impl Child {
             .arg("--staging")
             .arg(staging)
             .args(mlock.then_some("--mlock"))
+            .arg(format!("--record-ms={record_ms}"))
             .stdin(Stdio::inherit())
             .stdout(Stdio::inherit())
             .stderr(Stdio::inherit());

@@ -12,6 +12,7 @@ mod debounce;
 mod depinfo;
 mod events;
 mod inputs;
+mod looping;
 mod new;
 mod package;
 mod pty;
@@ -41,6 +42,13 @@ enum Command {
     Run(RunArgs),
     /// Create a new app at PATH that `relive run PATH` runs at once.
     New(NewArgs),
+    /// Replay the last SECONDS of the running `relive run` over and over,
+    /// with the newest code, until `relive live`.
+    Loop(looping::SecondsArgs),
+    /// Leave the loop: the program goes on live from the replayed frame.
+    Live(looping::LiveArgs),
+    /// Go back SECONDS in the running `relive run` and go on live from there.
+    Rewind(looping::SecondsArgs),
     /// The process that runs the app's code for `relive run` (internal).
     #[command(name = "__runner", hide = true)]
     Runner(runner_process::RunnerArgs),
@@ -70,6 +78,21 @@ pub struct RunArgs {
     /// a crash, a failed build: one line each).
     #[arg(long, short)]
     pub quiet: bool,
+    /// Keep the last SECONDS of frames for `relive loop` and `relive
+    /// rewind` (0: record nothing).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+    pub record: f64,
+}
+
+impl RunArgs {
+    /// The recorded time in milliseconds.
+    pub fn record_ms(&self) -> u64 {
+        if self.record.is_finite() && self.record > 0.0 {
+            (self.record * 1000.0) as u64
+        } else {
+            0
+        }
+    }
 }
 
 /// Arguments of `relive new`.
@@ -88,6 +111,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => session::run(args),
         Command::New(args) => new::run(args),
+        Command::Loop(args) => looping::run_loop(args),
+        Command::Live(args) => looping::run_live(args),
+        Command::Rewind(args) => looping::run_rewind(args),
         Command::Runner(args) => runner_process::run(args),
     };
     match result {

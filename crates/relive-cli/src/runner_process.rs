@@ -30,6 +30,9 @@ pub struct RunnerArgs {
     /// Lock all current and future memory.
     #[arg(long)]
     pub mlock: bool,
+    /// How many milliseconds of frames to record for `relive loop` (0: none).
+    #[arg(long, default_value_t = relive_host::DEFAULT_MILLIS)]
+    pub record_ms: u64,
 }
 
 fn open(library: &Library, staging: &Path) -> Result<Generation, String> {
@@ -137,6 +140,16 @@ pub fn run(args: RunnerArgs) -> anyhow::Result<ExitCode> {
                     }
                     return;
                 }
+                Command::Replay { command } => {
+                    let result = match &runner {
+                        Some(runner) => runner.replay(command),
+                        None => Err("the program has not started yet".into()),
+                    };
+                    if let Err(reason) = result {
+                        report(Report::Run(RunEvent::ReplayRefused { reason }));
+                    }
+                    return;
+                }
                 Command::Offer { library } if runner.is_some() => {
                     match open(&library, &staging) {
                         Ok(generation) => {
@@ -186,7 +199,10 @@ pub fn run(args: RunnerArgs) -> anyhow::Result<ExitCode> {
                 }
             });
             match started {
-                Ok(started) => runner = Some(started),
+                Ok(started) => {
+                    started.record(args.record_ms);
+                    runner = Some(started);
+                }
                 Err(err) => report(Report::Refused {
                     generation: library.number,
                     reason: format!("cannot start the program's threads: {err}"),

@@ -34,6 +34,7 @@ use crate::wire::{Library, Report};
 
 mod policy;
 mod recovery;
+mod replay;
 mod report;
 mod sources;
 
@@ -65,6 +66,8 @@ enum Msg {
         result: Box<Result<Staged, LoadError>>,
     },
     Child(FromChild),
+    /// `relive loop`, `live` or `rewind` from another terminal.
+    Control(crate::looping::Request),
     Interrupt,
 }
 
@@ -125,6 +128,10 @@ struct Session {
     restart_with: Option<Library>,
     interrupted: bool,
     status_due: Instant,
+    /// The control socket for `relive loop` and friends.
+    _control: Option<crate::looping::Listener>,
+    /// The loop under way (seconds, pass), and the clients waiting for an answer.
+    replay: replay::Replay,
 }
 
 /// Runs `relive run`; returns the process exit code.
@@ -153,6 +160,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     })
     .context("cannot open a pseudo-terminal for the program")?;
     let terminal = Terminal::new(args.quiet);
+    let control_tx = Mutex::new(tx.clone());
+    let control = crate::looping::Listener::start(&package.manifest_path, move |request| {
+        if let Ok(tx) = control_tx.lock() {
+            let _ = tx.send(Msg::Control(request));
+        }
+    })?;
     let mut session = Session {
         package,
         tx,
@@ -182,8 +195,17 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         restart_with: None,
         interrupted: false,
         status_due: start,
+        _control: control,
+        replay: replay::Replay::default(),
         args,
     };
+    if session._control.is_none() {
+        session.terminal.say(
+            Tone::Warn,
+            "another `relive run` of this package is running: `relive loop` talks to that one",
+            "",
+        );
+    }
     session.start()?;
     session.main_loop(rx)
 }
@@ -320,6 +342,7 @@ impl Session {
                         return Ok(code);
                     }
                 }
+                Msg::Control(request) => self.control(request),
                 Msg::Interrupt => {
                     if self.interrupted {
                         // A second Ctrl-C: the program did not stop in time

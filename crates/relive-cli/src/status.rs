@@ -37,6 +37,8 @@ pub struct Status {
     pub outcome: Outcome,
     /// The last message, while the app is full-screen (see `crate::pty`).
     pub held_line: String,
+    /// The loop under way (`relive loop`): seconds and pass.
+    pub looping: Option<(f64, u64)>,
 }
 
 /// How the status line is coloured (SGR parameters).
@@ -67,7 +69,13 @@ const SPINNER: [char; 10] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '�
 /// The status line's text and colour at `now`, cut to `width` characters
 /// (0: no limit).
 pub fn render(status: &Status, now: Instant, width: usize) -> (String, Colour) {
-    let mut parts = vec![format!("relive · generation {}", status.generation)];
+    let mut parts = vec![match status.looping {
+        Some((seconds, pass)) => format!(
+            "relive · loop {seconds:.1} s · pass {pass} · generation {}",
+            status.generation
+        ),
+        None => format!("relive · generation {}", status.generation),
+    }];
     let colour = match &status.outcome {
         Outcome::Running => Colour::Plain,
         Outcome::RolledBack(why) => {
@@ -122,6 +130,17 @@ mod tests {
     /// `ms` before `now`, for a build's spinner.
     fn since(now: Instant, ms: u64) -> Option<Instant> {
         now.checked_sub(std::time::Duration::from_millis(ms))
+    }
+
+    #[test]
+    fn a_loop_shows_its_seconds_pass_and_generation() {
+        let status = Status {
+            generation: 7,
+            looping: Some((3.0, 4)),
+            ..Status::default()
+        };
+        let (text, _) = render(&status, Instant::now(), 0);
+        assert_eq!(text, "relive · loop 3.0 s · pass 4 · generation 7");
     }
 
     #[test]

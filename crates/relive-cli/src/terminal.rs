@@ -190,6 +190,12 @@ impl Terminal {
         self.rows > 0 && self.status.building_since.is_some()
     }
 
+    /// Shows the loop under way (seconds, pass) on the status line, or none.
+    pub fn set_loop(&mut self, looping: Option<(f64, u64)>) {
+        self.status.looping = looping;
+        self.draw_status();
+    }
+
     /// Updates the status line's last swap pause.
     pub fn set_pause(&mut self, pause_us: u64) {
         self.status.pause_us = Some(pause_us);

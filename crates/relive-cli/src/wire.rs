@@ -59,6 +59,11 @@ pub enum Command {
         /// The library.
         library: Library,
     },
+    /// Loop, go live or rewind (`relive loop`, `live`, `rewind`).
+    Replay {
+        /// What to do.
+        command: relive_host::ReplayCommand,
+    },
     /// End the program.
     Stop,
 }

@@ -39,6 +39,18 @@ pub fn now_ns() -> u64 {
     (ts.tv_sec as u64) * 1_000_000_000 + ts.tv_nsec as u64
 }
 
+/// A new anonymous memory file (close-on-exec).
+pub(crate) fn memfd(name: &std::ffi::CStr) -> std::io::Result<File> {
+    // SAFETY: a valid C string; memfd_create returns a new descriptor that
+    // the File then owns, or -1.
+    let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a new descriptor owned by nobody else.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
 /// A complete checkpoint read back.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Saved {
@@ -180,19 +192,8 @@ impl Checkpoints {
     /// Two new, empty memory files (close-on-exec; pass them to a runner
     /// with `dup2`).
     pub fn create() -> std::io::Result<Checkpoints> {
-        let make = || -> std::io::Result<File> {
-            // SAFETY: a valid C string; memfd_create returns a new descriptor
-            // that the File then owns, or -1.
-            let fd =
-                unsafe { libc::memfd_create(c"relive-checkpoint".as_ptr(), libc::MFD_CLOEXEC) };
-            if fd < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // SAFETY: `fd` is a new descriptor owned by nobody else.
-            Ok(unsafe { File::from_raw_fd(fd) })
-        };
         Ok(Checkpoints {
-            files: [make()?, make()?],
+            files: [memfd(c"relive-checkpoint")?, memfd(c"relive-checkpoint")?],
         })
     }
 

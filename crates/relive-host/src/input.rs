@@ -52,6 +52,16 @@ impl FrameInput {
         FrameInput(std::mem::take(&mut *pending()))
     }
 
+    /// Bytes a recorded frame got.
+    pub(crate) fn recorded(bytes: &[u8]) -> FrameInput {
+        FrameInput(bytes.to_vec())
+    }
+
+    /// The bytes.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+
     /// `info` pointing at these bytes; valid while `self` lives.
     pub(crate) fn attach(&self, info: FrameInfo) -> FrameInfo {
         FrameInfo {

@@ -10,6 +10,10 @@
 //! With a [`CheckpointSink`], the running program is checkpointed at frame
 //! boundaries every 500 ms by a forked child (`background.rs`), never in
 //! the swap pause.
+//!
+//! Every live frame is recorded for loop live editing (`record.rs`,
+//! `replay.rs`): [`Runner::replay`] loops the last seconds, goes live
+//! again, or rewinds.
 
 mod background;
 mod clock;
@@ -17,6 +21,8 @@ mod control;
 mod events;
 mod frames;
 mod pins;
+mod record;
+mod replay;
 mod swap;
 
 use std::sync::Arc;
@@ -29,6 +35,7 @@ use crate::plan::{Plan, plan};
 use control::{Control, Request, Verdict};
 pub use events::{RunEvent, Stages};
 use frames::Start;
+pub use record::{DEFAULT_MILLIS, ReplayCommand};
 
 /// Where a runner writes the state's checkpoints while the program runs
 /// (see [`crate::checkpoint`]).
@@ -88,6 +95,8 @@ enum Msg {
         generation: u64,
         by_app: bool,
     },
+    /// An event a frame thread reports as it is.
+    Report(RunEvent),
 }
 
 /// A running app. Dropping it does not stop the app; call [`Runner::stop`]
@@ -96,6 +105,8 @@ enum Msg {
 pub struct Runner {
     tx: Sender<Msg>,
     thread: Option<JoinHandle<()>>,
+    recorder: Arc<record::Recorder>,
+    background: Option<Arc<background::Background>>,
 }
 
 impl Runner {
@@ -111,7 +122,9 @@ impl Runner {
         on_event: impl FnMut(RunEvent) + Send + 'static,
     ) -> std::io::Result<Runner> {
         let (tx, rx) = mpsc::channel();
+        let recorder = Arc::new(record::Recorder::new());
         let mut orchestrator = Orchestrator {
+            recorder: recorder.clone(),
             tx: tx.clone(),
             checkpoint: checkpoint.map(|writer| Arc::new(background::Background::new(writer))),
             on_event: Box::new(on_event),
@@ -127,13 +140,32 @@ impl Runner {
             Begin::Resume(saved) => Start::Resume(saved),
         };
         orchestrator.active = Some(orchestrator.spawn(first, start)?);
+        let background = orchestrator.checkpoint.clone();
         let thread = std::thread::Builder::new()
             .name("relive-orchestrator".into())
             .spawn(move || orchestrator.run(rx))?;
         Ok(Runner {
             tx,
             thread: Some(thread),
+            recorder,
+            background,
         })
+    }
+
+    /// Records the last `millis` of frames from now on (0: none; the
+    /// default is [`DEFAULT_MILLIS`]). Recording needs a checkpoint sink.
+    pub fn record(&self, millis: u64) {
+        self.recorder.set_millis(millis);
+        if let Some(background) = &self.background {
+            background.write_marks(millis > 0);
+        }
+    }
+
+    /// Asks for a loop, live or rewind at the next frame boundary; says why
+    /// it cannot be done (nothing recorded, not looping). What happens is
+    /// reported as events.
+    pub fn replay(&self, command: ReplayCommand) -> Result<(), String> {
+        self.recorder.command(command)
     }
 
     /// Offers a loaded generation; it replaces the running one at the next
@@ -182,6 +214,7 @@ struct Trial {
 
 struct Orchestrator {
     tx: Sender<Msg>,
+    recorder: Arc<record::Recorder>,
     checkpoint: Option<Arc<background::Background>>,
     on_event: Box<dyn FnMut(RunEvent) + Send>,
     active: Option<Running>,
@@ -226,9 +259,10 @@ impl Orchestrator {
         let loaded = generation.loaded().clone();
         let (c, tx) = (control.clone(), self.tx.clone());
         let sink = self.checkpoint.clone();
+        let recorder = self.recorder.clone();
         let thread = std::thread::Builder::new()
             .name(format!("relive-gen{}", generation.number()))
-            .spawn(move || frames::run(generation, c, start, tx, sink))?;
+            .spawn(move || frames::run(generation, c, start, tx, sink, recorder))?;
         Ok(Running {
             generation: loaded,
             control,
@@ -269,6 +303,7 @@ impl Orchestrator {
                         taken_ns,
                     });
                 }
+                Msg::Report(event) => self.emit(event),
                 Msg::NoCheckpoint { generation, reason } => {
                     self.emit(RunEvent::NoCheckpoint { generation, reason });
                 }

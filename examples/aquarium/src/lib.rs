@@ -40,6 +40,13 @@ pub struct Fish {
     pub kind: u8,
 }
 
+impl Fish {
+    /// How many characters it takes.
+    fn width(&self) -> f32 {
+        FISH[self.kind as usize % FISH.len()].0.len() as f32
+    }
+}
+
 /// One bubble.
 #[derive(Clone, Debug, Default, relive::State)]
 pub struct Bubble {
@@ -65,12 +72,20 @@ impl Tank {
         (self.seed % 10_000) as f32 / 10_000.0
     }
 
+    /// The new code's tank may be smaller (or its fish wider): keep every
+    /// fish inside it, as `swim` does.
+    fn keep_inside(&mut self) {
+        for fish in &mut self.fish {
+            fish.x = fish.x.clamp(0.0, WIDTH as f32 - fish.width());
+        }
+    }
+
     fn swim(&mut self, dt: f32) {
         for i in 0..self.fish.len() {
             let turn = self.random() < 0.004;
             let fish = &mut self.fish[i];
             fish.x += fish.dx * dt;
-            let width = FISH[fish.kind as usize % FISH.len()].0.len() as f32;
+            let width = fish.width();
             if turn || fish.x < 0.0 || fish.x + width > WIDTH as f32 {
                 fish.dx = -fish.dx;
                 fish.x = fish.x.clamp(0.0, WIDTH as f32 - width);
@@ -174,11 +189,39 @@ impl relive::App for Tank {
     }
 
     fn reloaded(&mut self, _ctx: &mut Ctx) {
-        // The new code's tank may be smaller: keep every fish inside it.
-        for fish in &mut self.fish {
-            fish.x = fish.x.clamp(0.0, WIDTH as f32 - 8.0);
-        }
+        self.keep_inside();
     }
 }
 
 relive::export!(Tank);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `reloaded` also runs at the start of each pass of `relive loop`: it
+    /// must leave a tank that the same code made as it is, or the replay
+    /// would differ from what ran live.
+    #[test]
+    fn keeping_the_fish_inside_changes_nothing_swimming_made() {
+        let mut tank = Tank {
+            seed: 0x2545_f491_4f6c_dd1d,
+            ..Tank::default()
+        };
+        for i in 0..7 {
+            tank.fish.push(Fish {
+                x: 1.0 + i as f32 * 7.0,
+                y: 1.0 + (i * 2) as f32,
+                dx: if i % 2 == 0 { SPEED } else { -SPEED },
+                kind: (i % 3) as u8,
+            });
+        }
+        for frame in 0..20_000 {
+            tank.swim(1.0 / FPS as f32);
+            let before: Vec<f32> = tank.fish.iter().map(|f| f.x).collect();
+            tank.keep_inside();
+            let after: Vec<f32> = tank.fish.iter().map(|f| f.x).collect();
+            assert_eq!(before, after, "frame {frame}");
+        }
+    }
+}

@@ -42,6 +42,7 @@ impl Session {
             self.staging.path(),
             &self.checkpoints,
             self.args.mlock,
+            self.args.record_ms(),
             self.tx.clone(),
             Msg::Child,
         );
@@ -64,6 +65,7 @@ impl Session {
         let crash_ns = now_ns();
         self.child = None;
         self.postponed = None;
+        self.replay_lost();
         // A restart that crashed before it reported anything.
         self.report_crash(None, "the restart crashed before it ran");
         if self.ending {

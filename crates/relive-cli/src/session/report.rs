@@ -243,6 +243,12 @@ impl Session {
                     hint,
                 );
             }
+            RunEvent::LoopStarted { .. }
+            | RunEvent::LoopPass { .. }
+            | RunEvent::LoopDiverged { .. }
+            | RunEvent::LoopEnded { .. }
+            | RunEvent::Rewound { .. }
+            | RunEvent::ReplayRefused { .. } => self.replay_event(event),
             RunEvent::Exited { by_app } => {
                 self.ending = true;
                 self.events

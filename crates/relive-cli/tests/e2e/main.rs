@@ -40,6 +40,9 @@
 //!   `relive run` started in it.
 //! - `tui`: the ratatui example in a real pseudo-terminal, edited, resized,
 //!   rolled back after a panic and quit with Ctrl-C.
+//! - `looping`: `relive loop`, `live` and `rewind` on a deterministic app:
+//!   exact replay (across reloads too), an edit inside the window, a crash
+//!   during a loop, divergence of an app that reads the wall clock.
 //! - `hazards`: signal handlers, threads and descriptors that old code left
 //!   in the process (a SIGWINCH after a reload does not crash it).
 //! - `status_line`: the status line read from a pseudo-terminal after
@@ -56,6 +59,7 @@ mod foreign;
 mod hazards;
 mod input;
 mod inputs;
+mod looping;
 mod migrate;
 mod msrv;
 mod new_app;

@@ -15,9 +15,14 @@
 //!
 //! One child at a time, shared by every generation's frame thread (a
 //! swap's old and new thread): [`Background`] is the runner's only writer.
+//!
+//! For the recording (`record.rs`), the child also copies the saved state
+//! into a memory file of its own (a mark) and reports its hash, so that
+//! nothing is copied on the frame thread.
 
 use std::io::Read;
 use std::os::fd::{FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -25,6 +30,8 @@ use relive_abi::{FrameInfo, Status};
 
 use crate::checkpoint::{CheckpointWriter, Filled, now_ns};
 use crate::generation::Generation;
+
+use super::record::MarkState;
 
 /// How often the running program is checkpointed (while frames run): a
 /// crash loses at most this, plus the time a child takes to write.
@@ -49,6 +56,10 @@ pub(super) enum Outcome {
 
 struct InFlight {
     pid: libc::pid_t,
+    /// The frame that runs next from the state it saves, and its generation.
+    taken_at: (u64, u64),
+    /// Where it copies the state for the recording.
+    mark: Option<std::fs::File>,
     /// The child's report of a failure.
     pipe: std::fs::File,
 }
@@ -66,12 +77,25 @@ struct Inner {
     started: u64,
     /// The number of the child whose outcome `last` is.
     finished: u64,
+    /// The newest mark written and not yet taken by
+    /// [`Background::take_written`].
+    written: Option<Written>,
+}
+
+/// A mark a child wrote: the state at the boundary before `frame`.
+pub(super) struct Written {
+    pub frame: u64,
+    pub generation: u64,
+    pub hash: u64,
+    pub state: MarkState,
 }
 
 /// The runner's checkpoint writer, behind one lock for all frame threads.
 pub(super) struct Background {
     writer: Arc<CheckpointWriter>,
     inner: Mutex<Inner>,
+    /// Children also write marks for the recording.
+    marks: AtomicBool,
 }
 
 /// A failure to report, from [`Background::tick`].
@@ -89,8 +113,15 @@ impl Background {
                 pending: None,
                 started: 0,
                 finished: 0,
+                written: None,
             }),
+            marks: AtomicBool::new(true),
         }
+    }
+
+    /// Whether children also write marks for the recording.
+    pub fn write_marks(&self, on: bool) {
+        self.marks.store(on, Ordering::Relaxed);
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -182,6 +213,13 @@ impl Background {
         self.writer.read_latest()
     }
 
+    /// The mark written since the last call, if any.
+    pub fn take_written(&self) -> Option<Written> {
+        let mut inner = self.lock();
+        let _ = self.collect(&mut inner, false);
+        inner.written.take()
+    }
+
     /// Reaps a finished child (or, with `kill`, the one in flight).
     fn collect(&self, inner: &mut Inner, kill: bool) -> Option<Failure> {
         let flight = inner.in_flight.as_mut()?;
@@ -198,11 +236,25 @@ impl Background {
         }
         let mut message = String::new();
         let _ = flight.pipe.read_to_string(&mut message);
+        let taken_at = flight.taken_at;
+        let mark = flight.mark.take();
         inner.in_flight = None;
         inner.finished = inner.started;
         let worked = reaped > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
         if worked {
             self.writer.advance();
+            // The child reports "HASH LEN" of the mark it wrote, if any.
+            let mut report = message.split(' ').map(|w| u64::from_str_radix(w, 16));
+            if let (Some(file), Some(Ok(hash)), Some(Ok(len))) =
+                (mark, report.next(), report.next())
+            {
+                inner.written = Some(Written {
+                    frame: taken_at.0,
+                    generation: taken_at.1,
+                    hash,
+                    state: MarkState::new(file, len as usize),
+                });
+            }
             inner.last = Some(Outcome::Written);
             inner.reported = false;
             return None;
@@ -258,12 +310,17 @@ impl Background {
         let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
         let taken_ns = now_ns();
         inner.last_start = Some(Instant::now());
+        let mark = if self.marks.load(Ordering::Relaxed) {
+            MarkState::file().ok()
+        } else {
+            None
+        };
         // SAFETY: the child runs only `child_body`, which never returns (it
         // ends with `_exit`) and uses what is safe after a fork of a
         // threaded process, as the module docs explain.
         let pid = unsafe { libc::fork() };
         if pid == 0 {
-            child_body(&self.writer, generation, taken_ns, write);
+            child_body(&self.writer, generation, taken_ns, write, mark.as_ref());
         }
         if pid < 0 {
             return Err(format!(
@@ -275,9 +332,17 @@ impl Background {
         inner.started += 1;
         inner.in_flight = Some(InFlight {
             pid,
+            taken_at: (info.frame, generation.number()),
+            mark,
             pipe: std::fs::File::from(read),
         });
         Ok(())
+    }
+}
+
+impl std::fmt::Debug for Background {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Background").finish_non_exhaustive()
     }
 }
 
@@ -300,6 +365,7 @@ fn child_body(
     generation: &Generation,
     taken_ns: u64,
     report: OwnedFd,
+    mark: Option<&std::fs::File>,
 ) -> ! {
     // SAFETY: plain system calls with no memory effects on this process's
     // data: an alarm that ends a child stuck on a lock, and a lower
@@ -332,11 +398,23 @@ fn child_body(
                     .split_once('\n')
                     .map_or(message.clone(), |(_, m)| m.to_string()))
             }
-            Ok(_) => Ok(()),
+            Ok(bytes) => Ok(bytes),
         }
     }));
     let code = match result {
-        Ok(Ok(())) => 0,
+        Ok(Ok(bytes)) => {
+            if let Some(mark) = mark {
+                // SAFETY: `bytes` is the state just written into the mapped
+                // checkpoint file, which stays mapped in this process.
+                let state = unsafe { std::slice::from_raw_parts(bytes.ptr, bytes.len) };
+                if std::os::unix::fs::FileExt::write_all_at(mark, state, 0).is_ok() {
+                    let line = format!("{:x} {:x}", super::record::hash(state), state.len());
+                    let mut pipe = std::fs::File::from(report);
+                    let _ = std::io::Write::write_all(&mut pipe, line.as_bytes());
+                }
+            }
+            0
+        }
         Ok(Err(message)) => {
             let mut pipe = std::fs::File::from(report);
             let _ = std::io::Write::write_all(&mut pipe, message.as_bytes());

@@ -47,6 +47,30 @@ impl Clock {
         self.last_pause_ns = pause_ns;
     }
 
+    /// The info for a replayed frame: its recorded number, `dt` and pause.
+    pub fn replay(&mut self, generation: u64, frame: u64, dt_ns: u64, pause_ns: u64) -> FrameInfo {
+        self.frames = frame;
+        self.last_start = Some(Instant::now());
+        FrameInfo {
+            frame,
+            dt_ns,
+            generation,
+            last_pause_ns: pause_ns,
+            ..FrameInfo::default()
+        }
+    }
+
+    /// The state from the boundary before `frame` was restored.
+    pub fn rewind_to(&mut self, frame: u64) {
+        self.frames = frame;
+        self.last_start = Some(Instant::now());
+    }
+
+    /// The number of the next frame.
+    pub fn next_frame(&self) -> u64 {
+        self.frames
+    }
+
     /// A frame completed.
     pub fn done(&mut self) {
         self.frames += 1;

@@ -116,6 +116,48 @@ pub enum RunEvent {
         /// `"restored"`, `"kept mapped"` or `"reported"`.
         action: String,
     },
+    /// A loop began: the recorded frames from `from_frame` to `to_frame`
+    /// (excluded) replay over and over.
+    LoopStarted {
+        /// The time asked for, in milliseconds.
+        millis: u64,
+        /// The first replayed frame (the state before it is restored).
+        from_frame: u64,
+        /// The frame that was next live when the loop began.
+        to_frame: u64,
+    },
+    /// A pass of the loop began (1 for the first), with this generation's code.
+    LoopPass {
+        /// Its number.
+        pass: u64,
+        /// The generation that runs it.
+        generation: u64,
+    },
+    /// A replayed frame's state differs from the one the same code made
+    /// live: the app reads something relive does not record.
+    LoopDiverged {
+        /// The frame boundary where the saved states differ.
+        frame: u64,
+    },
+    /// The loop ended; the program goes on live from `frame`.
+    LoopEnded {
+        /// The next frame to run.
+        frame: u64,
+        /// Why, when it was not `relive live` (a state that no longer loads).
+        reason: String,
+    },
+    /// The program went back in time and goes on live from `to_frame`.
+    Rewound {
+        /// The time asked for, in milliseconds.
+        millis: u64,
+        /// The next frame to run.
+        to_frame: u64,
+    },
+    /// A loop, live or rewind request that cannot be served.
+    ReplayRefused {
+        /// Why.
+        reason: String,
+    },
     /// The program ended.
     Exited {
         /// Whether the app asked for it (`Flow::Exit`) rather than a stop request.

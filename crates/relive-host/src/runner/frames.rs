@@ -21,6 +21,7 @@ use super::Msg;
 use super::background::Background;
 use super::clock::Clock;
 use super::control::{Control, Handover, Request};
+use super::record::Recorder;
 use super::swap::SwapRequest;
 
 /// How long the first attempt to stop workers may block the frame loop.
@@ -29,7 +30,7 @@ pub(super) const STOP_WAIT: Duration = Duration::from_millis(50);
 /// postponed.
 pub(super) const STOP_REPORT_AFTER: Duration = Duration::from_secs(1);
 /// How long workers get to stop when the program ends.
-const EXIT_STOP_WAIT_MS: u64 = 2000;
+pub(super) const EXIT_STOP_WAIT_MS: u64 = 2000;
 
 /// How a frame thread begins.
 pub(super) enum Start {
@@ -71,6 +72,8 @@ pub(super) struct Thread {
     /// The bytes the last frame got: a rollback to the boundary before it
     /// gives them back.
     pub(super) last_input: Option<FrameInput>,
+    /// The runner's recording (loop live editing, see `replay`).
+    pub(super) recorder: Arc<Recorder>,
 }
 
 /// The body of a frame thread: the only thread that calls `generation`,
@@ -81,6 +84,7 @@ pub(super) fn run(
     start: Start,
     report: Sender<Msg>,
     background: Option<Arc<Background>>,
+    recorder: Arc<Recorder>,
 ) -> Generation {
     let mut thread = Thread {
         generation,
@@ -96,6 +100,7 @@ pub(super) fn run(
         rollback_frame: None,
         rollback_fork_us: 0,
         last_input: None,
+        recorder,
     };
     begin(&mut thread, start);
     thread.generation
@@ -248,10 +253,12 @@ impl Thread {
                 // A swap that could not happen yet (workers still stopping)
                 // is tried again at the next frame boundary, after a frame.
             }
-            let input = FrameInput::take();
-            let info = input.attach(self.clock.begin(self.generation.number()));
+            self.serve_replay();
+            if self.halted {
+                continue;
+            }
+            let (input, info) = self.next_frame();
             let status = self.generation.frame(&info);
-            self.last_input = Some(input);
             self.last_frame_end = Instant::now();
             match self.check(status) {
                 Ok(Status::EXIT) => {
@@ -263,10 +270,14 @@ impl Thread {
                     self.clock.done();
                     self.boundaries += 1;
                     fresh = false;
-                    self.checkpoint_if_due();
+                    if !self.recorder.replaying() {
+                        self.checkpoint_if_due();
+                    }
+                    self.frame_done(&info, &input);
                 }
                 Err(message) => self.halt(message, fresh),
             }
+            self.last_input = Some(input);
         }
     }
 

@@ -36,7 +36,6 @@ use std::time::{Duration, Instant};
 
 use relive_abi::{Adopt, Bytes, Status};
 
-use crate::input::FrameInput;
 use crate::plan::{Mode, Plan};
 
 use super::Msg;
@@ -383,7 +382,7 @@ impl Thread {
                     && let Some(input) = self.last_input.take()
                 {
                     // The frame after the rollback point is undone too.
-                    input.unread();
+                    self.undo_frame(input);
                 }
                 loaded
             }
@@ -471,8 +470,7 @@ impl Thread {
                 .duration_since(h.last_frame_end)
                 .as_nanos() as u64,
         );
-        let input = FrameInput::take();
-        let info = input.attach(self.clock.begin(number));
+        let (input, info) = self.next_frame();
         let stages = Stages {
             handover_us: micros(received.duration_since(h.sent)),
             adopt_us: micros(adopted.duration_since(received)),
@@ -484,14 +482,18 @@ impl Thread {
         self.last_frame_end = Instant::now();
         match self.check(status) {
             Err(message) => {
-                // The old code returns to the state before these bytes.
-                input.unread();
+                // The old code returns to the state before these bytes
+                // (a replayed frame's bytes are the recording's).
+                if !self.recorder.replaying() {
+                    input.unread();
+                }
                 self.abandon();
                 failed(self, "frame", message, true)
             }
             Ok(status) => {
                 self.clock.done();
                 self.boundaries += 1;
+                self.frame_done(&info, &input);
                 self.send(Msg::TrialPassed {
                     generation: number,
                     pause_us,
