@@ -1,43 +1,42 @@
 //! Competing load for the edit-to-running bench: busy loops at normal
-//! priority (as a second cargo or rust-analyzer checking on save would
-//! be), each on its own thread of the bench process, until dropped.
+//! priority, as a second cargo or rust-analyzer checking on save would be,
+//! until dropped. Each loop is a process in a session of its own (`setsid`),
+//! as such a job started from an editor or another terminal is: with the
+//! kernel's autogroup scheduling, each session shares the CPU as a group,
+//! so the load competes with relive's session as a whole, not with each of
+//! its threads.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
+use std::process::{Child, Command, Stdio};
 
 /// Busy loops running until this is dropped.
 pub struct Busy {
-    stop: Arc<AtomicBool>,
-    threads: Vec<JoinHandle<()>>,
+    loops: Vec<Child>,
 }
 
 impl Busy {
     /// Starts `n` busy loops.
     pub fn start(n: usize) -> Busy {
-        let stop = Arc::new(AtomicBool::new(false));
-        let threads = (0..n)
-            .map(|_| {
-                let stop = Arc::clone(&stop);
-                std::thread::spawn(move || {
-                    let mut x = 0u64;
-                    while !stop.load(Ordering::Relaxed) {
-                        x = std::hint::black_box(
-                            x.wrapping_mul(6364136223846793005).wrapping_add(1),
-                        );
-                    }
-                })
+        let loops = (0..n)
+            .filter_map(|_| {
+                Command::new("setsid")
+                    .args(["sh", "-c", "while :; do :; done"])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .map_err(|e| eprintln!("bench: cannot start a busy loop with setsid: {e}"))
+                    .ok()
             })
             .collect();
-        Busy { stop, threads }
+        Busy { loops }
     }
 }
 
 impl Drop for Busy {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        for t in self.threads.drain(..) {
-            let _ = t.join();
+        for child in &mut self.loops {
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
 }

@@ -67,6 +67,9 @@ pub enum BuildError {
     },
 }
 
+/// The nice value of builds (see `build`).
+const BUILD_NICE: libc::c_int = 10;
+
 /// Runs `cargo build` for `req` and waits for it to end.
 pub fn build(req: &BuildRequest) -> Result<BuildOutcome, BuildError> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
@@ -87,17 +90,21 @@ pub fn build(req: &BuildRequest) -> Result<BuildOutcome, BuildError> {
         .stderr(Stdio::piped());
     // SAFETY: the closure runs in the forked child before exec, where only
     // async-signal-safe functions may be called; it only makes the plain
-    // syscalls `sched_setscheduler` and `prctl`, which neither allocate nor
-    // take locks. Their failure is ignored: the build then merely runs as a
-    // normal process.
+    // syscalls `sched_setscheduler`, `setpriority` and `prctl`, which
+    // neither allocate nor take locks. Their failure is ignored: the build
+    // then merely runs as a normal process.
     unsafe {
         cmd.pre_exec(|| {
-            // The batch class at normal weight: cargo and rustc get their
-            // fair share of the CPU against other jobs (the idle class got
-            // none while any other job ran: builds took 3x as long), but
-            // never preempt the app's frame thread when it wakes up.
+            // The batch class (never preempts the app's frame thread when it
+            // wakes up) at nice 10: within relive's session cargo and rustc
+            // yield most of a core to the running app, while against jobs of
+            // other sessions (an editor's rust-analyzer, a second cargo) the
+            // session competes as a group (the kernel's autogroups), so the
+            // build still gets its share. The idle class got none while any
+            // other job ran: builds took 3x as long.
             let param = libc::sched_param { sched_priority: 0 };
             libc::sched_setscheduler(0, libc::SCHED_BATCH, &param);
+            libc::setpriority(libc::PRIO_PROCESS, 0, BUILD_NICE);
             // cargo ends with relive (the thread that waits for it), so an
             // interrupted relive leaves no build holding the target folder.
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
