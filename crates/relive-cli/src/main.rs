@@ -15,6 +15,7 @@ mod inputs;
 mod looping;
 mod new;
 mod package;
+mod persistent;
 mod pty;
 mod runner_process;
 mod session;

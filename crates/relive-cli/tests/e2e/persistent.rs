@@ -1,0 +1,98 @@
+//! Persistent mode under a private X server: the `persistent` fixture is a
+//! workspace whose app `dylib` keeps a `minifb::Window` (from its `deps`
+//! `dylib`, which re-exports minifb) in a `#[relive(keep)]` field. Three
+//! edits change the colour it draws; the window (its X id) stays, every
+//! older generation of the app library is unmapped, and the frame counter
+//! in the state goes on.
+
+use crate::harness::*;
+use crate::window::{Xvfb, number_after, require, screenshot, window_line};
+
+/// The app library copies (`lib<name>.gen<N>.so`) mapped in process `pid`.
+fn mapped_generations(pid: u32, lib_name: &str) -> Vec<String> {
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps"))
+        .unwrap_or_else(|e| panic!("cannot read the runner's mappings: {e}"));
+    let prefix = format!("lib{lib_name}.gen");
+    let mut files: Vec<String> = maps
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .filter_map(|p| std::path::Path::new(p).file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&prefix))
+        .collect();
+    files.sort();
+    files.dedup();
+    files
+}
+
+#[test]
+fn a_kept_window_stays_while_three_edits_change_its_colour() {
+    require("xwd", "x11-apps");
+    let xvfb = Xvfb::start();
+    let app = App::copy("persistent", "persistent");
+    let relive = app.run_with_env(&[], &[("DISPLAY", &xvfb.display)]);
+    let persistent = relive.wait_event("persistent", BUILD_DEADLINE);
+    assert_eq!(persistent["libraries"][0], "libdeps.so", "{persistent}");
+    relive.wait_event("loaded", BUILD_DEADLINE);
+    let first = relive.wait_line("a frame of generation 1", SHORT_DEADLINE, |l| {
+        l.starts_with("window ") && l.contains(" generation 1 ")
+    });
+    let id = window_line(&relive, "generation 1 on the screen", |l| {
+        l.contains(" generation 1 ")
+    });
+    screenshot(&xvfb.display, &id).expect(8, 8, 0x4080c0, "the colour of generation 1");
+    let runner = relive.runner_pid();
+    let lib = app.name.clone();
+
+    let mut colour = "0x4080c0".to_string();
+    let mut frame = number_after(&first, "frame");
+    for (n, next) in ["0xd05020", "0x20a040", "0xe0e0e0"].into_iter().enumerate() {
+        let mark = relive.mark();
+        app.edit(
+            &format!("const COLOUR: u32 = {colour};"),
+            &format!("const COLOUR: u32 = {next};"),
+        );
+        let reloaded = relive.wait_event_after("reloaded", mark, BUILD_DEADLINE);
+        let generation = reloaded["generation"].as_u64().expect("generation");
+        assert!(generation >= n as u64 + 2, "{reloaded}");
+        let line = relive.wait_line("a frame of the new code", SHORT_DEADLINE, |l| {
+            l.starts_with("window ") && l.ends_with(&format!(" colour {next}"))
+        });
+        assert_eq!(
+            line.split_whitespace().nth(1),
+            Some(id.as_str()),
+            "the new code draws in the same window: {line}"
+        );
+        let now = number_after(&line, "frame");
+        assert!(
+            now > frame,
+            "the frame counter goes on: {frame} then {line}"
+        );
+        frame = now;
+        let rgb = u32::from_str_radix(&next[2..], 16).expect("hex colour");
+        screenshot(&xvfb.display, &id).expect(
+            8,
+            8,
+            rgb,
+            &format!("the colour after edit {}", n + 1),
+        );
+        let running = number_after(&line, "generation");
+        assert_eq!(
+            mapped_generations(runner, &lib),
+            vec![format!("lib{lib}.gen{running}.so")],
+            "only the running generation of the app library is mapped"
+        );
+        colour = next.to_string();
+    }
+    assert_eq!(
+        relive.runner_pid(),
+        runner,
+        "the runner process never restarted"
+    );
+    let opened: Vec<String> = relive
+        .output()
+        .into_iter()
+        .filter(|l| l.starts_with("opened window"))
+        .collect();
+    assert_eq!(opened, vec![format!("opened window {id}")], "opened once");
+}
