@@ -492,6 +492,51 @@ mod tests {
     }
 
     #[test]
+    fn a_dylib_on_dylib_crates_of_the_workspace_is_persistent() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let app = tmp.path().join("app");
+        let dylib = "[lib]\ncrate-type = [\"dylib\"]\n\n";
+        write_package(
+            &app,
+            "game",
+            &format!(
+                "{dylib}[dependencies]\nrelive = {{ path = \"../relive\" }}\n\
+                 deps = {{ path = \"../deps\" }}\nplain = {{ path = \"../plain\" }}\n"
+            ),
+        );
+        write_package(&tmp.path().join("relive"), "relive", "");
+        write_package(&tmp.path().join("deps"), "deps", dylib);
+        write_package(&tmp.path().join("plain"), "plain", "");
+        let pkg = locate(&app).expect("locate app");
+        assert_eq!(pkg.persistent, vec!["deps".to_string()]);
+        assert_eq!(pkg.lib_name, "game");
+
+        // Without a dylib dependency, a dylib app is refused, saying how to fix it.
+        write_package(
+            &app,
+            "game",
+            &format!("{dylib}[dependencies]\nrelive = {{ path = \"../relive\" }}\n"),
+        );
+        let err = locate(&app).expect_err("no persistent crate");
+        assert!(
+            matches!(err, PackageError::DylibWithoutPersistent { .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("relive new --persistent"), "{err}");
+
+        // A cdylib is never persistent.
+        write_package(
+            &app,
+            "game",
+            &format!(
+                "{CDYLIB}[dependencies]\nrelive = {{ path = \"../relive\" }}\n\
+                 deps = {{ path = \"../deps\" }}\n"
+            ),
+        );
+        assert!(locate(&app).expect("locate").persistent.is_empty());
+    }
+
+    #[test]
     fn package_without_relive_is_reported() {
         let tmp = tempfile::tempdir().expect("tempdir");
         write_package(tmp.path(), "lonely", CDYLIB);

@@ -154,4 +154,88 @@ mod tests {
         // A crate whose name merely starts like the app's is not the app.
         check(&layout_with("apple::Pie")).expect("apple is another crate");
     }
+
+    mod v1 {
+        #[derive(Default, relive::State)]
+        pub struct All {
+            pub frames: u64,
+            #[relive(keep)]
+            pub file: Option<std::fs::File>,
+        }
+    }
+
+    mod inserted {
+        #[derive(Default, relive::State)]
+        pub struct All {
+            pub speed: f64,
+            pub frames: u64,
+            #[relive(keep)]
+            pub file: Option<std::fs::File>,
+        }
+    }
+
+    mod nested {
+        #[derive(Default, relive::State)]
+        pub struct Inner {
+            pub a: u8,
+            pub b: u16,
+        }
+        #[derive(Default, relive::State)]
+        pub struct All {
+            pub frames: u64,
+            #[relive(keep)]
+            pub file: Option<std::fs::File>,
+            pub inner: Vec<Inner>,
+        }
+    }
+
+    mod nested_changed {
+        #[derive(Default, relive::State)]
+        pub struct Inner {
+            pub b: u16,
+            pub a: u8,
+        }
+        #[derive(Default, relive::State)]
+        pub struct All {
+            pub frames: u64,
+            #[relive(keep)]
+            pub file: Option<std::fs::File>,
+            pub inner: Vec<Inner>,
+        }
+    }
+
+    mod retyped {
+        #[derive(Default, relive::State)]
+        pub struct All {
+            pub frames: u64,
+            #[relive(keep)]
+            pub file: Option<std::net::TcpStream>,
+        }
+    }
+
+    fn of<T: relive::State>() -> Layout {
+        relive::state::LayoutBuilder::layout_of::<T>()
+    }
+
+    #[test]
+    fn a_kept_value_moves_as_bytes_while_its_type_stays() {
+        let p = crate::plan(&of::<v1::All>(), &of::<v1::All>()).expect("same");
+        assert_eq!(p.mode, crate::plan::Mode::Identical);
+
+        let p = crate::plan(&of::<v1::All>(), &of::<inserted::All>()).expect("inserted");
+        assert_eq!(p.mode, crate::plan::Mode::Fields);
+        let old = std::mem::offset_of!(v1::All, file) as i64;
+        assert_eq!(p.sources[2], old, "the kept field moves from its old place");
+        assert!(p.reset.is_empty(), "{:?}", p.reset);
+    }
+
+    #[test]
+    fn a_migration_resets_a_kept_value_and_a_changed_type_is_refused() {
+        let p = crate::plan(&of::<nested::All>(), &of::<nested_changed::All>()).expect("by name");
+        assert_eq!(p.mode, crate::plan::Mode::Migrate);
+        assert_eq!(p.reset, vec!["All.file".to_string()]);
+
+        let err = crate::plan(&of::<v1::All>(), &of::<retyped::All>()).expect_err("retyped");
+        assert!(err.0.contains("All.file"), "{err}");
+    }
 }
