@@ -25,14 +25,41 @@ fn mapped_generations(pid: u32, lib_name: &str) -> Vec<String> {
     files
 }
 
+/// A copy of the `persistent` fixture whose `deps` crate is renamed for
+/// this copy: persistent builds share one target folder, where a `dylib`'s
+/// file name is its crate name alone.
+fn copy_persistent(test: &str) -> App {
+    let app = App::copy("persistent", test);
+    let deps = format!("deps_{}", app.name);
+    let manifest = app.path().join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).expect("read the manifest");
+    let text = text.replace(
+        "deps = { path = \"deps\" }",
+        &format!("deps = {{ path = \"deps\", package = \"{deps}\" }}"),
+    );
+    std::fs::write(&manifest, text).expect("write the manifest");
+    let manifest = app.path().join("deps").join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).expect("read the deps manifest");
+    std::fs::write(
+        &manifest,
+        text.replace("name = \"deps\"", &format!("name = \"{deps}\"")),
+    )
+    .expect("write the deps manifest");
+    app
+}
+
 #[test]
 fn a_kept_window_stays_while_three_edits_change_its_colour() {
     require("xwd", "x11-apps");
     let xvfb = Xvfb::start();
-    let app = App::copy("persistent", "persistent");
+    let app = copy_persistent("persistent");
     let relive = app.run_with_env(&[], &[("DISPLAY", &xvfb.display)]);
     let persistent = relive.wait_event("persistent", BUILD_DEADLINE);
-    assert_eq!(persistent["libraries"][0], "libdeps.so", "{persistent}");
+    assert_eq!(
+        persistent["libraries"][0],
+        format!("libdeps_{}.so", app.name),
+        "{persistent}"
+    );
     relive.wait_event("loaded", BUILD_DEADLINE);
     let first = relive.wait_line("a frame of generation 1", SHORT_DEADLINE, |l| {
         l.starts_with("window ") && l.contains(" generation 1 ")
@@ -95,4 +122,47 @@ fn a_kept_window_stays_while_three_edits_change_its_colour() {
         .filter(|l| l.starts_with("opened window"))
         .collect();
     assert_eq!(opened, vec![format!("opened window {id}")], "opened once");
+}
+
+#[test]
+fn a_panic_on_a_thread_of_the_app_after_a_reload_is_printed_and_the_program_goes_on() {
+    require("xwd", "x11-apps");
+    let xvfb = Xvfb::start();
+    let app = copy_persistent("persistent_panic");
+    let relive = app.run_with_env(&[], &[("DISPLAY", &xvfb.display)]);
+    relive.wait_event("loaded", BUILD_DEADLINE);
+    window_line(&relive, "generation 1 on the screen", |l| {
+        l.contains(" generation 1 ")
+    });
+
+    // std is one shared library for every generation, and so is its panic
+    // hook: the new code's hook must not call the old code's.
+    let mark = relive.mark();
+    app.edit(
+        "        self.frames += 1;\n",
+        "        self.frames += 1;\n        if self.frames % 50 == 0 {\n            \
+         let _ = std::thread::spawn(|| panic!(\"on a thread of the app\")).join();\n        }\n",
+    );
+    let reloaded = relive.wait_event_after("reloaded", mark, BUILD_DEADLINE);
+    let generation = reloaded["generation"].as_u64().expect("generation");
+    relive.wait_for("the panic, printed", SHORT_DEADLINE, |r| {
+        r.stderr()
+            .iter()
+            .any(|l| l.contains("on a thread of the app"))
+            .then_some(())
+    });
+    let of_new =
+        |l: &str| l.starts_with("window ") && l.contains(&format!(" generation {generation} "));
+    let first = relive.wait_line("a frame of the new code", SHORT_DEADLINE, of_new);
+    let at = number_after(&first, "frame");
+    // Two more panics later (one every 50 frames), the same generation runs on.
+    relive.wait_line("frames after the panics", SHORT_DEADLINE, |l| {
+        of_new(l) && number_after(l, "frame") > at + 100
+    });
+    let crashed: Vec<_> = relive
+        .events()
+        .into_iter()
+        .filter(|e| e["event"] == "rolled_back")
+        .collect();
+    assert!(crashed.is_empty(), "no crash: {crashed:?}");
 }
