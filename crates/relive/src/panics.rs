@@ -161,10 +161,11 @@ fn install_hook() {
 /// (persistent mode: the app is built with `-C prefer-dynamic`).
 fn std_is_shared() -> bool {
     fn object_of(address: *const ()) -> Option<usize> {
-        // SAFETY: dladdr only reads the loader's tables; `info` is a valid
-        // Dl_info for it to fill in.
+        // SAFETY: Dl_info is plain data (pointers), valid when zeroed.
         let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
-        (unsafe { libc::dladdr(address.cast(), &mut info) } != 0).then_some(info.dli_fbase as usize)
+        // SAFETY: dladdr only reads the loader's tables and fills in `info`.
+        let found = unsafe { libc::dladdr(address.cast(), &mut info) } != 0;
+        found.then_some(info.dli_fbase as usize)
     }
     let ours = object_of(std_is_shared as fn() -> bool as *const ());
     let std = object_of(std::panic::take_hook as fn() -> _ as *const ());
