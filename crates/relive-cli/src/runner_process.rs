@@ -213,6 +213,15 @@ pub fn run(args: RunnerArgs) -> anyhow::Result<ExitCode> {
             } else {
                 Begin::Resume(saved)
             };
+            if matches!(begin, Begin::Resume(_)) {
+                let kept = relive_host::keep::kept_fields(generation.layout());
+                if !kept.is_empty() {
+                    report(Report::KeptReset {
+                        generation: library.number,
+                        fields: kept.into_iter().map(|k| k.path).collect(),
+                    });
+                }
+            }
             let events = report.clone();
             let done = done_tx.clone();
             let started = Runner::start(generation, begin, Some(sink.clone()), move |event| {

@@ -347,6 +347,9 @@ impl Session {
                 Msg::Child(FromChild::Report(Report::Refused { generation, reason })) => {
                     self.refused(generation, &reason);
                 }
+                Msg::Child(FromChild::Report(Report::KeptReset { generation, fields })) => {
+                    self.kept_reset(generation, &fields);
+                }
                 Msg::Child(FromChild::Ended(status)) => {
                     if let Some(code) = self.child_ended(status) {
                         return Ok(code);
@@ -538,8 +541,10 @@ impl Session {
                         child.kill();
                     }
                     (Some(child), None) if std::mem::take(&mut self.persistent.restart) => {
+                        // Stopped at a frame boundary, the runner writes a
+                        // checkpoint that the new one resumes from.
                         self.restart_with = Some(library);
-                        child.kill();
+                        child.stop();
                     }
                     (Some(child), None) => child.offer(library),
                     (None, _) => self.spawn_runner(library, self.has_checkpoint()),

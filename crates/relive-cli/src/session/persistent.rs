@@ -26,6 +26,20 @@ pub(super) struct Persistent {
 }
 
 impl Session {
+    /// A generation resumed from a checkpoint: its `#[relive(keep)]` fields
+    /// were not in it.
+    pub(super) fn kept_reset(&mut self, generation: u64, fields: &[String]) {
+        self.events.emit(
+            "kept_reset",
+            json!({"generation": generation, "fields": fields, "reason": "kept values are not checkpointed"}),
+        );
+        self.terminal.say(
+            Tone::Warn,
+            &format!("{} started from Default", fields.join(", ")),
+            "`#[relive(keep)]` values are not checkpointed; `init` or `reloaded` make them again",
+        );
+    }
+
     /// Whether the package runs in persistent mode.
     pub(super) fn is_persistent(&self) -> bool {
         !self.package.persistent.is_empty()

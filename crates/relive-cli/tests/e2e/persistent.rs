@@ -166,3 +166,47 @@ fn a_panic_on_a_thread_of_the_app_after_a_reload_is_printed_and_the_program_goes
         .collect();
     assert!(crashed.is_empty(), "no crash: {crashed:?}");
 }
+
+#[test]
+fn a_change_to_the_persistent_crate_restarts_the_runner_with_the_state() {
+    require("xwd", "x11-apps");
+    let xvfb = Xvfb::start();
+    let app = copy_persistent("persistent_deps");
+    let relive = app.run_with_env(&[], &[("DISPLAY", &xvfb.display)]);
+    relive.wait_event("loaded", BUILD_DEADLINE);
+    let runner = relive.runner_pid();
+    let before = relive.wait_line("a few frames of generation 1", SHORT_DEADLINE, |l| {
+        l.starts_with("window ") && number_after(l, "frame") >= 100
+    });
+
+    let mark = relive.mark();
+    let deps = app.path().join("deps").join("src").join("lib.rs");
+    let mut text = std::fs::read_to_string(&deps).expect("read deps");
+    text.push_str("\n/// Added by the test.\npub fn added() -> u32 {\n    7\n}\n");
+    std::fs::write(&deps, text).expect("write deps");
+    let changed = relive.wait_event_after("persistent_changed", mark, BUILD_DEADLINE);
+    assert_eq!(changed["action"], "restart", "{changed}");
+    let loaded = relive.wait_event_after("loaded", mark, SHORT_DEADLINE);
+    assert_eq!(loaded["resumed"], true, "{loaded}");
+    let reset = relive.wait_event_after("kept_reset", mark, SHORT_DEADLINE);
+    assert_eq!(
+        reset["fields"],
+        serde_json::json!(["All.window"]),
+        "{reset}"
+    );
+    let generation = loaded["generation"].as_u64().expect("generation");
+    let line = relive.wait_line("a frame of the new runner", SHORT_DEADLINE, |l| {
+        l.starts_with("window ") && l.contains(&format!(" generation {generation} "))
+    });
+    assert!(
+        number_after(&line, "frame") > number_after(&before, "frame")
+            && relive.runner_pid() != runner,
+        "a new runner, the frame counter goes on: {before} then {line}"
+    );
+    let opened = relive
+        .output()
+        .iter()
+        .filter(|l| l.starts_with("opened window"))
+        .count();
+    assert_eq!(opened, 2, "the window closes and opens once");
+}

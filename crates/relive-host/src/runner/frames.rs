@@ -298,6 +298,11 @@ impl Thread {
 
     pub(super) fn exit(&mut self, by_app: bool) {
         self.generation.stop_workers(EXIT_STOP_WAIT_MS);
+        if !by_app {
+            // Stopped from outside: a supervisor that restarts the program
+            // (on a new persistent crate) resumes from this state.
+            self.write_checkpoint();
+        }
         self.generation.drop_state();
         self.send(Msg::Ended {
             generation: self.generation.number(),
