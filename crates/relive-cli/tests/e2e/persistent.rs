@@ -210,3 +210,27 @@ fn a_change_to_the_persistent_crate_restarts_the_runner_with_the_state() {
         .count();
     assert_eq!(opened, 2, "the window closes and opens once");
 }
+
+#[test]
+fn keep_on_a_type_of_the_app_is_refused_and_the_old_code_runs_on() {
+    require("xwd", "x11-apps");
+    let xvfb = Xvfb::start();
+    let app = copy_persistent("persistent_keep_app");
+    let relive = app.run_with_env(&[], &[("DISPLAY", &xvfb.display)]);
+    relive.wait_event("loaded", BUILD_DEADLINE);
+    let mark = relive.mark();
+    app.edit(
+        "    pub window: Option<Window>,\n}\n",
+        "    pub window: Option<Window>,\n    #[relive(keep)]\n    pub mine: Option<Mine>,\n}\n\n\
+         #[derive(Default)]\npub struct Mine(pub u8);\n",
+    );
+    let refused = relive.wait_event_after("refused", mark, BUILD_DEADLINE);
+    let reason = refused["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("`#[relive(keep)]` on All.mine") && reason.contains("app crate"),
+        "{refused}"
+    );
+    relive.wait_line("the old code runs on", SHORT_DEADLINE, |l| {
+        l.starts_with("window ") && l.contains(" generation 1 ") && number_after(l, "frame") > 100
+    });
+}
