@@ -176,8 +176,24 @@ fn visit(
     Ok(())
 }
 
-/// A fingerprint of the persistent crates' bytes (std left out: the
-/// handshake already pins the compiler), to tell when they changed.
+/// The identity of the persistent crates' files (std left out: the
+/// handshake already pins the compiler): name, inode, size and time of
+/// each. Cheap to take at every reload; when it differs, [`fingerprint`]
+/// tells whether the bytes did.
+pub fn identity(libraries: &[PathBuf]) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for lib in libraries.iter().skip(1) {
+        lib.file_name().hash(&mut hasher);
+        if let Ok(meta) = std::fs::metadata(lib) {
+            (meta.ino(), meta.len(), meta.mtime(), meta.mtime_nsec()).hash(&mut hasher);
+        }
+    }
+    hasher.finish()
+}
+
+/// A fingerprint of the persistent crates' bytes (std left out), to tell
+/// whether they changed: a crate relinked to the same bytes did not.
 pub fn fingerprint(libraries: &[PathBuf]) -> u64 {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     for lib in libraries.iter().skip(1) {

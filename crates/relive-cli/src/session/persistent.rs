@@ -19,6 +19,8 @@ pub(super) struct Persistent {
     pub preload: Vec<PathBuf>,
     /// The fingerprint of the libraries the copies were made from.
     fingerprint: Option<u64>,
+    /// The identity of their files when the fingerprint was last taken.
+    identity: Option<u64>,
     /// How many sets of copies were made.
     epoch: u64,
     /// The next staged generation must start a new runner, not be offered.
@@ -60,6 +62,10 @@ impl Session {
                 return false;
             }
         };
+        let identity = persistent::identity(&libraries);
+        if self.persistent.identity.replace(identity) == Some(identity) {
+            return true;
+        }
         let fingerprint = persistent::fingerprint(&libraries);
         if self.persistent.fingerprint == Some(fingerprint) {
             return true;
