@@ -45,7 +45,7 @@ pub fn kept_fields(layout: &Layout) -> Vec<Kept> {
                 stack.extend(args.iter().map(|a| (a.clone(), format!("{path}[]"))));
                 Vec::new()
             }
-            Kind::Scalar | Kind::Pinned { .. } => Vec::new(),
+            Kind::Scalar | Kind::Pinned { .. } | Kind::Serde { .. } | Kind::Opaque => Vec::new(),
         };
         for field in fields.into_iter().filter(|f| !f.skip) {
             let at = format!("{path}.{}", field.name);

@@ -6,7 +6,7 @@
 //! in the state goes on.
 
 use crate::harness::*;
-use crate::window::{Xvfb, number_after, require, screenshot, window_line};
+use crate::window::{Xvfb, number_after, screenshot, tools_or_skip, window_line};
 
 /// The app library copies (`lib<name>.gen<N>.so`) mapped in process `pid`.
 fn mapped_generations(pid: u32, lib_name: &str) -> Vec<String> {
@@ -50,8 +50,10 @@ fn copy_persistent(test: &str) -> App {
 
 #[test]
 fn a_kept_window_stays_while_three_edits_change_its_colour() {
-    require("xwd", "x11-apps");
-    let xvfb = Xvfb::start();
+    let Some(tools) = tools_or_skip() else {
+        return;
+    };
+    let xvfb = Xvfb::start(&tools);
     let app = copy_persistent("persistent");
     let relive = app.run_with_env(&[], &[("DISPLAY", &xvfb.display)]);
     let persistent = relive.wait_event("persistent", BUILD_DEADLINE);
@@ -67,7 +69,7 @@ fn a_kept_window_stays_while_three_edits_change_its_colour() {
     let id = window_line(&relive, "generation 1 on the screen", |l| {
         l.contains(" generation 1 ")
     });
-    screenshot(&xvfb.display, &id).expect(8, 8, 0x4080c0, "the colour of generation 1");
+    screenshot(&tools, &xvfb.display, &id).expect(8, 8, 0x4080c0, "the colour of generation 1");
     let runner = relive.runner_pid();
     let lib = app.name.clone();
 
@@ -97,7 +99,7 @@ fn a_kept_window_stays_while_three_edits_change_its_colour() {
         );
         frame = now;
         let rgb = u32::from_str_radix(&next[2..], 16).expect("hex colour");
-        screenshot(&xvfb.display, &id).expect(
+        screenshot(&tools, &xvfb.display, &id).expect(
             8,
             8,
             rgb,
@@ -126,8 +128,10 @@ fn a_kept_window_stays_while_three_edits_change_its_colour() {
 
 #[test]
 fn a_panic_on_a_thread_of_the_app_after_a_reload_is_printed_and_the_program_goes_on() {
-    require("xwd", "x11-apps");
-    let xvfb = Xvfb::start();
+    let Some(tools) = tools_or_skip() else {
+        return;
+    };
+    let xvfb = Xvfb::start(&tools);
     let app = copy_persistent("persistent_panic");
     let relive = app.run_with_env(&[], &[("DISPLAY", &xvfb.display)]);
     relive.wait_event("loaded", BUILD_DEADLINE);
@@ -169,8 +173,10 @@ fn a_panic_on_a_thread_of_the_app_after_a_reload_is_printed_and_the_program_goes
 
 #[test]
 fn a_change_to_the_persistent_crate_restarts_the_runner_with_the_state() {
-    require("xwd", "x11-apps");
-    let xvfb = Xvfb::start();
+    let Some(tools) = tools_or_skip() else {
+        return;
+    };
+    let xvfb = Xvfb::start(&tools);
     let app = copy_persistent("persistent_deps");
     let relive = app.run_with_env(&[], &[("DISPLAY", &xvfb.display)]);
     relive.wait_event("loaded", BUILD_DEADLINE);
@@ -213,8 +219,10 @@ fn a_change_to_the_persistent_crate_restarts_the_runner_with_the_state() {
 
 #[test]
 fn keep_on_a_type_of_the_app_is_refused_and_the_old_code_runs_on() {
-    require("xwd", "x11-apps");
-    let xvfb = Xvfb::start();
+    let Some(tools) = tools_or_skip() else {
+        return;
+    };
+    let xvfb = Xvfb::start(&tools);
     let app = copy_persistent("persistent_keep_app");
     let relive = app.run_with_env(&[], &[("DISPLAY", &xvfb.display)]);
     relive.wait_event("loaded", BUILD_DEADLINE);
