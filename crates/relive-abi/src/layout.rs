@@ -121,6 +121,11 @@ pub struct Field {
     /// instead of refusing the reload.
     #[serde(default, skip_serializing_if = "is_false")]
     pub reset: bool,
+    /// `#[relive(keep)]`: a value of a persistent crate (a window, a GPU
+    /// device) whose bytes move across reloads as they are; its type is an
+    /// opaque scalar keyed by its name, never described, saved or migrated.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub keep: bool,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -243,6 +248,7 @@ mod tests {
                         ty: "u64".into(),
                         skip: false,
                         reset: true,
+                        keep: false,
                     }],
                 },
             },

@@ -20,6 +20,9 @@ pub struct BuildRequest {
     pub package: String,
     /// Build with `--release`.
     pub release: bool,
+    /// Persistent mode: build a `dylib` with `-C prefer-dynamic` into a
+    /// subfolder of this target folder ([`crate::persistent`]).
+    pub persistent_target: Option<PathBuf>,
 }
 
 /// How a build that ran ended.
@@ -84,6 +87,9 @@ pub fn build(req: &BuildRequest) -> Result<BuildOutcome, BuildError> {
         .arg("--color=always");
     if req.release {
         cmd.arg("--release");
+    }
+    if let Some(target) = &req.persistent_target {
+        crate::persistent::configure_build(&mut cmd, target);
     }
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -150,7 +156,12 @@ pub fn build(req: &BuildRequest) -> Result<BuildOutcome, BuildError> {
                     }
                 }
                 Ok(Message::CompilerArtifact(art)) => {
-                    let is_ours = art.target.kind.contains(&TargetKind::CDyLib)
+                    let kind = if req.persistent_target.is_some() {
+                        TargetKind::DyLib
+                    } else {
+                        TargetKind::CDyLib
+                    };
+                    let is_ours = art.target.kind.contains(&kind)
                         && match package_name_of(&art.package_id.repr) {
                             Some(name) => name == req.package,
                             None => art.target.name == lib_target,
@@ -346,6 +357,7 @@ mod tests {
             manifest_path: dir.join("Cargo.toml"),
             package: name.to_string(),
             release: false,
+            persistent_target: None,
         }
     }
 

@@ -98,9 +98,12 @@ fn wait_without_reaping(pid: libc::id_t) {
 
 impl Child {
     /// Starts a runner whose private folder is `staging` and which writes
-    /// its checkpoints to `checkpoints`; its reports go to `to_session`.
+    /// its checkpoints to `checkpoints`, after loading the persistent
+    /// libraries `preload` (copies in `staging`); its reports go to
+    /// `to_session`.
     pub fn spawn<M: Send + 'static>(
         staging: &Path,
+        preload: &[std::path::PathBuf],
         checkpoints: &Checkpoints,
         mlock: bool,
         record_ms: u64,
@@ -120,6 +123,11 @@ impl Child {
             .arg(staging)
             .args(mlock.then_some("--mlock"))
             .arg(format!("--record-ms={record_ms}"))
+            .args(
+                preload
+                    .iter()
+                    .flat_map(|p| [std::ffi::OsStr::new("--preload"), p.as_os_str()]),
+            )
             .stdin(Stdio::inherit())
             .stdout(Stdio::inherit())
             .stderr(Stdio::inherit());

@@ -14,7 +14,9 @@ mod events;
 mod inputs;
 mod looping;
 mod new;
+mod new_persistent;
 mod package;
+mod persistent;
 mod pty;
 mod runner_process;
 mod session;
@@ -104,6 +106,10 @@ pub struct NewArgs {
     /// `relive` was built from).
     #[arg(long, value_name = "CHECKOUT")]
     pub relive: Option<PathBuf>,
+    /// Make a persistent-mode workspace: a `dylib` app on a `deps` `dylib`
+    /// (minifb) that stays loaded, with a window kept across reloads.
+    #[arg(long)]
+    pub persistent: bool,
 }
 
 fn main() -> ExitCode {

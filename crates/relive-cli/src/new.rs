@@ -143,7 +143,12 @@ pub fn run(args: NewArgs) -> anyhow::Result<ExitCode> {
         .join("..")
         .join("relive");
     let relive = relive_crate(args.relive.as_deref(), &built_from)?;
-    create(&args.path, &name, &dependency_line(&relive))?;
+    let dependency = dependency_line(&relive);
+    if args.persistent {
+        crate::new_persistent::create_persistent(&args.path, &name, &dependency)?;
+    } else {
+        create(&args.path, &name, &dependency)?;
+    }
     let shown = args.path.display().to_string();
     println!("created the relive app `{name}` in {shown}");
     let exe = std::env::current_exe().ok();
@@ -330,19 +335,22 @@ pub fn create(dir: &Path, name: &str, dependency: &str) -> Result<(), NewError> 
         }
         Err(_) => {}
     }
-    let write = |path: PathBuf, text: String| {
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|source| NewError::Write {
-                path: parent.to_path_buf(),
-                source,
-            })?;
-        }
-        std::fs::write(&path, text).map_err(|source| NewError::Write { path, source })
-    };
+    let write = write_file;
     write(dir.join("Cargo.toml"), manifest(name, dependency))?;
     write(dir.join("src").join("lib.rs"), lib_rs(name))?;
     write(dir.join(".gitignore"), "/target\n".to_string())?;
     Ok(())
+}
+
+/// Writes `text` to `path`, creating its folder.
+pub(crate) fn write_file(path: PathBuf, text: String) -> Result<(), NewError> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|source| NewError::Write {
+            path: parent.to_path_buf(),
+            source,
+        })?;
+    }
+    std::fs::write(&path, text).map_err(|source| NewError::Write { path, source })
 }
 
 fn manifest(name: &str, dependency: &str) -> String {

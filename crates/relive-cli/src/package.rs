@@ -1,6 +1,7 @@
 //! Finds the package that `relive` should run: reads its cargo metadata, checks
-//! that it is a `cdylib` that depends on `relive`, and lists the directories
-//! whose sources make up its build.
+//! that it is a `cdylib` (or, in persistent mode, a `dylib` on top of `dylib`
+//! crates of its workspace) that depends on `relive`, and lists the
+//! directories whose sources make up its build.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
@@ -27,6 +28,10 @@ pub struct Package {
     /// Files that change what cargo builds besides the sources cargo lists
     /// after a build (see [`build_files`]).
     pub build_files: Vec<PathBuf>,
+    /// Persistent mode: the package is a `dylib` whose dependencies include
+    /// these `dylib` crates of the workspace; they and std's shared library
+    /// stay loaded, only the app library reloads. Empty for a `cdylib`.
+    pub persistent: Vec<String>,
 }
 
 /// Why the package to run could not be found.
@@ -67,6 +72,19 @@ pub enum PackageError {
          add `[lib] crate-type = [\"cdylib\"]` to its Cargo.toml"
     )]
     NotCdylib {
+        /// The package name.
+        package: String,
+        /// The package manifest.
+        manifest: PathBuf,
+    },
+    /// The package is a `dylib` without persistent `dylib` dependencies.
+    #[error(
+        "package `{package}` ({manifest}) is a `dylib` but depends on no `dylib` crate of its workspace; \
+         use `crate-type = [\"cdylib\"]` (everything reloads), or move the crates that must stay loaded \
+         (windowing, GPU, audio) into a `dylib` crate of the workspace that the app depends on \
+         (persistent mode; `relive new --persistent NAME` makes such a workspace)"
+    )]
+    DylibWithoutPersistent {
         /// The package name.
         package: String,
         /// The package manifest.
@@ -178,7 +196,24 @@ fn from_metadata(metadata: &Metadata, manifest: &Path) -> Result<Package, Packag
         .targets
         .iter()
         .find(|t| t.crate_types.contains(&CrateType::CDyLib));
-    let Some(lib) = lib else {
+    let dylib = pkg
+        .targets
+        .iter()
+        .find(|t| t.crate_types.contains(&CrateType::DyLib));
+    let persistent = match (lib, dylib) {
+        (None, Some(_)) => {
+            let found = crate::persistent::dylib_dependencies(metadata, &by_id, pkg);
+            if found.is_empty() {
+                return Err(PackageError::DylibWithoutPersistent {
+                    package: name,
+                    manifest: manifest_path,
+                });
+            }
+            found
+        }
+        _ => Vec::new(),
+    };
+    let Some(lib) = lib.or(dylib) else {
         return Err(PackageError::NotCdylib {
             package: name,
             manifest: manifest_path,
@@ -202,6 +237,7 @@ fn from_metadata(metadata: &Metadata, manifest: &Path) -> Result<Package, Packag
         build_files: build_files(&dirs, metadata.workspace_root.as_std_path()),
         watch_dirs: dedup_dirs(dirs),
         target_dir: metadata.target_directory.clone().into_std_path_buf(),
+        persistent,
         manifest_path,
         name,
     })
@@ -453,6 +489,51 @@ mod tests {
         let err = locate(tmp.path()).expect_err("must fail");
         assert!(matches!(err, PackageError::NotCdylib { .. }), "{err}");
         assert!(err.to_string().contains("crate-type = [\"cdylib\"]"));
+    }
+
+    #[test]
+    fn a_dylib_on_dylib_crates_of_the_workspace_is_persistent() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let app = tmp.path().join("app");
+        let dylib = "[lib]\ncrate-type = [\"dylib\"]\n\n";
+        write_package(
+            &app,
+            "game",
+            &format!(
+                "{dylib}[dependencies]\nrelive = {{ path = \"../relive\" }}\n\
+                 deps = {{ path = \"../deps\" }}\nplain = {{ path = \"../plain\" }}\n"
+            ),
+        );
+        write_package(&tmp.path().join("relive"), "relive", "");
+        write_package(&tmp.path().join("deps"), "deps", dylib);
+        write_package(&tmp.path().join("plain"), "plain", "");
+        let pkg = locate(&app).expect("locate app");
+        assert_eq!(pkg.persistent, vec!["deps".to_string()]);
+        assert_eq!(pkg.lib_name, "game");
+
+        // Without a dylib dependency, a dylib app is refused, saying how to fix it.
+        write_package(
+            &app,
+            "game",
+            &format!("{dylib}[dependencies]\nrelive = {{ path = \"../relive\" }}\n"),
+        );
+        let err = locate(&app).expect_err("no persistent crate");
+        assert!(
+            matches!(err, PackageError::DylibWithoutPersistent { .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("relive new --persistent"), "{err}");
+
+        // A cdylib is never persistent.
+        write_package(
+            &app,
+            "game",
+            &format!(
+                "{CDYLIB}[dependencies]\nrelive = {{ path = \"../relive\" }}\n\
+                 deps = {{ path = \"../deps\" }}\n"
+            ),
+        );
+        assert!(locate(&app).expect("locate").persistent.is_empty());
     }
 
     #[test]

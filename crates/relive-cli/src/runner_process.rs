@@ -33,16 +33,39 @@ pub struct RunnerArgs {
     /// How many milliseconds of frames to record for `relive loop` (0: none).
     #[arg(long, default_value_t = relive_host::DEFAULT_MILLIS)]
     pub record_ms: u64,
+    /// Persistent mode: a library to load once, before the first
+    /// generation, and keep for the life of the process (std's shared
+    /// library first, then the persistent crates); copies in `--staging`.
+    #[arg(long)]
+    pub preload: Vec<PathBuf>,
+}
+
+/// Whether `file` is inside the private folder `staging`.
+fn in_staging(file: &Path, staging: &Path) -> bool {
+    file.parent()
+        .and_then(|dir| dir.canonicalize().ok())
+        .zip(staging.canonicalize().ok())
+        .is_some_and(|(dir, staging)| dir.starts_with(staging))
+}
+
+/// Loads the persistent libraries (persistent mode) for the life of the
+/// process.
+fn preload(libraries: &[PathBuf], staging: &Path) -> anyhow::Result<()> {
+    if let Some(outside) = libraries.iter().find(|l| !in_staging(l, staging)) {
+        anyhow::bail!(
+            "refusing to load {}: it is not in relive's private folder",
+            outside.display()
+        );
+    }
+    // SAFETY: the supervisor copied these from the toolchain's std and the
+    // app's own persistent crates, built for this machine by the compiler
+    // that built the app.
+    unsafe { relive_host::preload::load_for_ever(libraries) }?;
+    Ok(())
 }
 
 fn open(library: &Library, staging: &Path) -> Result<Generation, String> {
-    let inside = library
-        .copy
-        .parent()
-        .and_then(|dir| dir.canonicalize().ok())
-        .zip(staging.canonicalize().ok())
-        .is_some_and(|(dir, staging)| dir == staging);
-    if !inside {
+    if !in_staging(&library.copy, staging) {
         return Err(format!(
             "refusing to load {}: it is not in relive's private folder",
             library.copy.display()
@@ -101,6 +124,7 @@ pub fn run(args: RunnerArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    preload(&args.preload, &args.staging)?;
     // What arrives on relive's standard input reaches `ctx.input()`.
     relive_host::input::read_from(std::io::stdin())
         .context("cannot start the thread that reads the standard input")?;
@@ -189,6 +213,15 @@ pub fn run(args: RunnerArgs) -> anyhow::Result<ExitCode> {
             } else {
                 Begin::Resume(saved)
             };
+            if matches!(begin, Begin::Resume(_)) {
+                let kept = relive_host::keep::kept_fields(generation.layout());
+                if !kept.is_empty() {
+                    report(Report::KeptReset {
+                        generation: library.number,
+                        fields: kept.into_iter().map(|k| k.path).collect(),
+                    });
+                }
+            }
             let events = report.clone();
             let done = done_tx.clone();
             let started = Runner::start(generation, begin, Some(sink.clone()), move |event| {

@@ -32,6 +32,7 @@ use crate::terminal::{Terminal, Tone};
 use crate::watch::{self, Change, Watch};
 use crate::wire::{Library, Report};
 
+mod persistent;
 mod policy;
 mod recovery;
 mod replay;
@@ -132,6 +133,7 @@ struct Session {
     _control: Option<crate::looping::Listener>,
     /// The loop under way (seconds, pass), and the clients waiting for an answer.
     replay: replay::Replay,
+    persistent: persistent::Persistent,
 }
 
 /// Runs `relive run`; returns the process exit code.
@@ -197,6 +199,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         status_due: start,
         _control: control,
         replay: replay::Replay::default(),
+        persistent: persistent::Persistent::default(),
         args,
     };
     if session._control.is_none() {
@@ -249,7 +252,14 @@ impl Session {
         } else {
             "debug"
         };
-        self.package.target_dir.join(profile).join(format!(
+        let target = if self.is_persistent() {
+            self.package
+                .target_dir
+                .join(crate::persistent::TARGET_SUBDIR)
+        } else {
+            self.package.target_dir.clone()
+        };
+        target.join(profile).join(format!(
             "{}{}{}",
             std::env::consts::DLL_PREFIX,
             self.package.lib_name,
@@ -337,6 +347,9 @@ impl Session {
                 Msg::Child(FromChild::Report(Report::Refused { generation, reason })) => {
                     self.refused(generation, &reason);
                 }
+                Msg::Child(FromChild::Report(Report::KeptReset { generation, fields })) => {
+                    self.kept_reset(generation, &fields);
+                }
                 Msg::Child(FromChild::Ended(status)) => {
                     if let Some(code) = self.child_ended(status) {
                         return Ok(code);
@@ -377,6 +390,9 @@ impl Session {
             manifest_path: self.package.manifest_path.clone(),
             package: self.package.name.clone(),
             release: self.args.release,
+            persistent_target: self
+                .is_persistent()
+                .then(|| self.package.target_dir.clone()),
         };
         let tx = self.tx.clone();
         std::thread::spawn(move || {
@@ -477,6 +493,9 @@ impl Session {
             self.load_again = true;
             return;
         }
+        if !self.check_persistent(&artifact) {
+            return;
+        }
         self.loading = true;
         self.loaded_id = file_id(&artifact);
         let number = self.next_number;
@@ -520,6 +539,12 @@ impl Session {
                         );
                         self.restart_with = Some(library);
                         child.kill();
+                    }
+                    (Some(child), None) if std::mem::take(&mut self.persistent.restart) => {
+                        // Stopped at a frame boundary, the runner writes a
+                        // checkpoint that the new one resumes from.
+                        self.restart_with = Some(library);
+                        child.stop();
                     }
                     (Some(child), None) => child.offer(library),
                     (None, _) => self.spawn_runner(library, self.has_checkpoint()),

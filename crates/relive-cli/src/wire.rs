@@ -81,6 +81,14 @@ pub enum Report {
         /// Why.
         reason: String,
     },
+    /// A generation resumed from a checkpoint, which holds no
+    /// `#[relive(keep)]` values: these fields start from `Default`.
+    KeptReset {
+        /// The generation that resumed.
+        generation: u64,
+        /// The paths of its kept fields.
+        fields: Vec<String>,
+    },
 }
 
 /// Writes one message as a line.

@@ -14,6 +14,17 @@ pub enum Attr {
     Skip,
     /// `#[relive(reset)]`: `Default` instead of a refusal when its type changes.
     Reset,
+    /// `#[relive(keep)]`: a value of a persistent crate, moved as it is;
+    /// never snapshotted, saved or migrated (`Default` in those cases).
+    Keep,
+}
+
+impl Attr {
+    /// Whether the field is left out of snapshots, saves and loads (which
+    /// give it its `Default`).
+    pub fn unsaved(self) -> bool {
+        matches!(self, Attr::Skip | Attr::Keep)
+    }
 }
 
 /// One field.
@@ -43,6 +54,9 @@ fn attr(field: &syn::Field) -> syn::Result<(Attr, bool)> {
                 if found == Attr::Skip {
                     return Err(meta.error("a skipped field is not carried: drop `serde`"));
                 }
+                if found == Attr::Keep {
+                    return Err(meta.error("a kept field is never saved: drop `serde`"));
+                }
                 serde = true;
                 return Ok(());
             }
@@ -50,14 +64,19 @@ fn attr(field: &syn::Field) -> syn::Result<(Attr, bool)> {
                 Attr::Skip
             } else if meta.path.is_ident("reset") {
                 Attr::Reset
+            } else if meta.path.is_ident("keep") {
+                Attr::Keep
             } else {
-                return Err(meta.error("expected `skip`, `reset` or `serde`"));
+                return Err(meta.error("expected `skip`, `reset`, `keep` or `serde`"));
             };
             if serde && next == Attr::Skip {
                 return Err(meta.error("a skipped field is not carried: drop `serde`"));
             }
+            if serde && next == Attr::Keep {
+                return Err(meta.error("a kept field is never saved: drop `serde`"));
+            }
             if found != Attr::Carry && found != next {
-                return Err(meta.error("a field is either `skip` or `reset`, not both"));
+                return Err(meta.error("a field takes only one of `skip`, `reset` and `keep`"));
             }
             found = next;
             Ok(())

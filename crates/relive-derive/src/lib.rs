@@ -236,8 +236,8 @@ fn reset_skipped(members: &[Member], place: impl Fn(&Member) -> TokenStream) -> 
                     ::core::concat!("relive: skipped field `", #label, "` has no Default"),
                 );
             }
-        } else if m.serde {
-            // A serde value is opaque to relive: no skipped field inside.
+        } else if m.serde || m.attr == Attr::Keep {
+            // A serde or kept value is opaque to relive: no skipped field inside.
             quote!()
         } else {
             quote! {
@@ -259,6 +259,7 @@ fn describe_fields(members: &[Member], offsets: &[TokenStream]) -> Vec<TokenStre
             let (label, ty) = (&m.label, m.state_ty());
             match m.attr {
                 Attr::Skip => quote!(layout.skipped_field::<#ty>(#label, #offset)),
+                Attr::Keep => quote!(layout.kept_field::<#ty>(#label, #offset)),
                 Attr::Reset => quote!(layout.reset_field::<#ty>(#label, #offset)),
                 Attr::Carry => quote!(layout.field::<#ty>(#label, #offset)),
             }
@@ -274,7 +275,7 @@ fn visit_members<'a>(
     // A `#[relive(serde)]` value is owned data (`DeserializeOwned`): it
     // cannot point into the library.
     members
-        .filter(|m| m.attr != Attr::Skip && !m.serde)
+        .filter(|m| !m.attr.unsaved() && !m.serde)
         .map(|m| {
             let value = access(m);
             quote!(::relive::State::visit_pins(#value, visit);)
@@ -288,7 +289,7 @@ fn visit_members<'a>(
 fn shadow_fields(members: &[Member], helpers: &mut Vec<TokenStream>) -> Vec<TokenStream> {
     members
         .iter()
-        .filter(|m| m.attr != Attr::Skip)
+        .filter(|m| !m.attr.unsaved())
         .map(|m| {
             let (ident, label, ty) = (&m.binding, &m.label, m.state_ty());
             let with = if m.attr == Attr::Reset {
@@ -342,7 +343,7 @@ fn from_shadow(
     let values = members.iter().map(|m| {
         let (binding, label, ty) = (&m.binding, &m.label, &m.ty);
         let default = probe_default(&quote!(#ty));
-        let value = if m.attr == Attr::Skip {
+        let value = if m.attr.unsaved() {
             quote! {
                 #default.ok_or_else(|| <__D::Error as ::relive::__serde::de::Error>::custom(
                     ::core::concat!("skipped field `", #label, "` has no Default")))?
@@ -412,7 +413,7 @@ fn state_methods(
 fn carried_copies(members: &[Member]) -> Vec<TokenStream> {
     members
         .iter()
-        .filter(|m| m.attr != Attr::Skip)
+        .filter(|m| !m.attr.unsaved())
         .map(|m| {
             let access = &m.access;
             let copy = snapshot_of(m, quote!(&self.#access));
@@ -434,7 +435,7 @@ fn expand_struct(input: &DeriveInput, fields: &Fields) -> syn::Result<TokenStrea
         })
         .collect();
     let describe = describe_fields(&members, &offsets);
-    let pod = if members.iter().any(|m| m.attr == Attr::Skip) {
+    let pod = if members.iter().any(|m| m.attr.unsaved()) {
         quote!(false)
     } else {
         let types = members.iter().map(Member::state_ty);
@@ -444,7 +445,7 @@ fn expand_struct(input: &DeriveInput, fields: &Fields) -> syn::Result<TokenStrea
     };
     let snapshot = members.iter().map(|m| {
         let access = &m.access;
-        if m.attr == Attr::Skip {
+        if m.attr.unsaved() {
             let ty = &m.ty;
             let default = probe_default(&quote!(#ty));
             let message = format!(
@@ -460,7 +461,7 @@ fn expand_struct(input: &DeriveInput, fields: &Fields) -> syn::Result<TokenStrea
     // Skipped fields of the copy come from the struct's own `Default` where
     // it has one (which may differ from the fields' types' defaults).
     let copies = carried_copies(&members);
-    let carried: Vec<&Member> = members.iter().filter(|m| m.attr != Attr::Skip).collect();
+    let carried: Vec<&Member> = members.iter().filter(|m| !m.attr.unsaved()).collect();
     let count = carried.len();
     let save_fields = carried.iter().map(|m| {
         let (access, label) = (&m.access, &m.label);
@@ -495,7 +496,7 @@ fn expand_struct(input: &DeriveInput, fields: &Fields) -> syn::Result<TokenStrea
         let (access, ty) = (&m.access, &m.ty);
         // A moved field's own skipped fields start from `Default` (a skipped
         // field itself is never moved).
-        let reset = (m.attr != Attr::Skip && !m.serde).then(|| {
+        let reset = (!m.attr.unsaved() && !m.serde).then(|| {
             quote! {
                 if skipped.inside::<#ty>() {
                     ::relive::State::reset_skipped(&mut out.#access, skipped);
@@ -529,7 +530,7 @@ fn expand_struct(input: &DeriveInput, fields: &Fields) -> syn::Result<TokenStrea
     let base = probe_default(&quote!(Self));
     let snapshot_body = match fields {
         Fields::Unit => quote!(Self),
-        _ if members.iter().any(|m| m.attr == Attr::Skip) => quote! {
+        _ if members.iter().any(|m| m.attr.unsaved()) => quote! {
             match #base {
                 ::core::option::Option::Some(mut out) => {
                     #(#copies)*
@@ -662,11 +663,11 @@ fn expand_enum(input: &DeriveInput, data: &syn::DataEnum) -> syn::Result<TokenSt
             layout.variant(#vlabel, #discriminant, fields)
         }));
         let bindings: Vec<_> = members.iter().map(|m| m.binding.clone()).collect();
-        let carried: Vec<&Member> = members.iter().filter(|m| m.attr != Attr::Skip).collect();
+        let carried: Vec<&Member> = members.iter().filter(|m| !m.attr.unsaved()).collect();
         let count = carried.len();
         let copies = members.iter().map(|m| {
             let b = &m.binding;
-            if m.attr == Attr::Skip {
+            if m.attr.unsaved() {
                 quote!(::core::default::Default::default())
             } else {
                 snapshot_of(m, quote!(#b))
@@ -753,7 +754,7 @@ fn expand_enum(input: &DeriveInput, data: &syn::DataEnum) -> syn::Result<TokenSt
                 let carried_bindings: Vec<_> = carried.iter().map(|m| m.binding.clone()).collect();
                 let values = members.iter().map(|m| {
                     let b = &m.binding;
-                    if m.attr == Attr::Skip {
+                    if m.attr.unsaved() {
                         let ty = &m.ty;
                         let default = probe_default(&quote!(#ty));
                         quote!(#default.ok_or_else(|| <__D::Error as ::relive::__serde::de::Error>::custom("a skipped field has no Default"))?)

@@ -98,4 +98,12 @@ pub enum LoadError {
         /// The parse error.
         detail: String,
     },
+    /// A `#[relive(keep)]` field holds a type of the reloaded app.
+    #[error("{path} cannot be loaded: {detail}")]
+    Kept {
+        /// The library file.
+        path: PathBuf,
+        /// Which field, and what to do.
+        detail: String,
+    },
 }

@@ -247,6 +247,10 @@ impl Generation {
                 path: staged.artifact.clone(),
                 detail: format!("not a layout: {:.200}", String::from_utf8_lossy(&text)),
             })?;
+        crate::keep::check(&loaded.layout).map_err(|detail| LoadError::Kept {
+            path: staged.artifact.clone(),
+            detail,
+        })?;
         loaded.timings.layout_us = micros(t);
         let generation = Generation {
             entries,

@@ -24,7 +24,9 @@ mod generation;
 pub mod hazards;
 pub mod input;
 pub mod inspect;
+pub mod keep;
 pub mod plan;
+pub mod preload;
 mod runner;
 mod staging;
 

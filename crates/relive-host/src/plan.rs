@@ -112,6 +112,10 @@ pub fn plan(old: &Layout, new: &Layout) -> Result<Plan, Refusal> {
         compat.check(&old.root, &new.root, &root).map_err(Refusal)?;
         let mut plan = Plan::new(Mode::Migrate);
         compat.report(&mut plan);
+        // Kept values are not saved: they start from `Default` and the
+        // new code's `reloaded` makes them again.
+        plan.reset
+            .extend(crate::keep::kept_fields(new).into_iter().map(|k| k.path));
         plan
     };
     let pins = pins(new, plan.mode);

@@ -127,13 +127,29 @@ fn take(thread: ThreadId) -> Option<Recorded> {
 
 fn install_hook() {
     HOOK.call_once(|| {
-        let default = std::panic::take_hook();
+        let previous = std::panic::take_hook();
+        // With std linked into this library, `previous` is that std's own
+        // default hook. In persistent mode std is one shared library for
+        // every generation, and `previous` is the hook of an older
+        // generation, whose code goes away when it is closed: it is never
+        // called (nor dropped, which would run its code), and panics that
+        // do not reach a boundary are printed here as the default hook
+        // prints them.
+        let default = if std_is_shared() {
+            std::mem::forget(previous);
+            None
+        } else {
+            Some(previous)
+        };
         std::panic::set_hook(Box::new(move |info| {
             if !AT_BOUNDARY.get() && RETIRED.load(Ordering::Acquire) {
                 panicked_in_pinned_code(info);
             }
             if cfg!(panic = "abort") || !AT_BOUNDARY.get() {
-                default(info);
+                match &default {
+                    Some(default) => default(info),
+                    None => recorded(info).print(),
+                }
             } else {
                 record(info);
             }
@@ -141,21 +157,23 @@ fn install_hook() {
     });
 }
 
+/// Whether std's code is in another shared object than this library's
+/// (persistent mode: the app is built with `-C prefer-dynamic`).
+fn std_is_shared() -> bool {
+    fn object_of(address: *const ()) -> Option<usize> {
+        // SAFETY: Dl_info is plain data (pointers), valid when zeroed.
+        let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+        // SAFETY: dladdr only reads the loader's tables and fills in `info`.
+        let found = unsafe { libc::dladdr(address.cast(), &mut info) } != 0;
+        found.then_some(info.dli_fbase as usize)
+    }
+    let ours = object_of(std_is_shared as fn() -> bool as *const ());
+    let std = object_of(std::panic::take_hook as fn() -> _ as *const ());
+    ours.is_some() && std.is_some() && ours != std
+}
+
 fn record(info: &PanicHookInfo<'_>) {
-    let thread = std::thread::current();
-    let location = info
-        .location()
-        .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
-        .unwrap_or_else(|| "unknown location".into());
-    let backtrace = std::backtrace::Backtrace::capture();
-    let recorded = Recorded {
-        thread: thread.id(),
-        name: thread.name().unwrap_or("<unnamed>").to_string(),
-        location,
-        message: payload_text(info.payload()),
-        backtrace: (backtrace.status() == std::backtrace::BacktraceStatus::Captured)
-            .then(|| backtrace.to_string()),
-    };
+    let recorded = recorded(info);
     // A panic still recorded for this thread was caught by the app, since
     // the thread runs on: print it as it would have been.
     if let Some(caught) = take(recorded.thread) {
@@ -165,6 +183,23 @@ fn record(info: &PanicHookInfo<'_>) {
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .push(recorded);
+}
+
+fn recorded(info: &PanicHookInfo<'_>) -> Recorded {
+    let thread = std::thread::current();
+    let location = info
+        .location()
+        .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
+        .unwrap_or_else(|| "unknown location".into());
+    let backtrace = std::backtrace::Backtrace::capture();
+    Recorded {
+        thread: thread.id(),
+        name: thread.name().unwrap_or("<unnamed>").to_string(),
+        location,
+        message: payload_text(info.payload()),
+        backtrace: (backtrace.status() == std::backtrace::BacktraceStatus::Captured)
+            .then(|| backtrace.to_string()),
+    }
 }
 
 fn payload_text(payload: &(dyn Any + Send)) -> String {

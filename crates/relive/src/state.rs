@@ -311,6 +311,7 @@ impl LayoutBuilder {
             ty: F::describe(self),
             skip: false,
             reset: false,
+            keep: false,
         }
     }
 
@@ -333,6 +334,22 @@ impl LayoutBuilder {
             ty,
             skip: true,
             reset: false,
+            keep: false,
+        }
+    }
+
+    /// A `#[relive(keep)]` field: its type `F` (from a persistent crate,
+    /// with no `State` impl) is an opaque scalar keyed by its name, so its
+    /// bytes move only while that name, size and alignment stay the same.
+    pub fn kept_field<F: 'static>(&mut self, name: &str, offset: usize) -> Field {
+        let key = self.add_keyed::<F>(std::any::type_name::<F>().to_string(), Kind::Scalar);
+        Field {
+            name: name.to_string(),
+            offset: offset as u64,
+            ty: key,
+            skip: false,
+            reset: false,
+            keep: true,
         }
     }
 

@@ -40,6 +40,7 @@ impl Session {
         }
         let spawned = Child::spawn(
             self.staging.path(),
+            &self.persistent.preload,
             &self.checkpoints,
             self.args.mlock,
             self.args.record_ms(),

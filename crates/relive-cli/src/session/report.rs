@@ -250,6 +250,10 @@ impl Session {
             | RunEvent::Rewound { .. }
             | RunEvent::ReplayRefused { .. } => self.replay_event(event),
             RunEvent::Exited { by_app } => {
+                if !by_app && self.restart_with.is_some() {
+                    // Stopped to restart on a new build: `child_ended` does.
+                    return None;
+                }
                 self.ending = true;
                 self.events
                     .emit("exited", json!({"code": 0, "by_app": by_app}));

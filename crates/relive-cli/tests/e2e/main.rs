@@ -29,6 +29,10 @@
 //! - `window`: the `window` example under Xvfb, its pixels read back before
 //!   and after an edit; the window stays the same, and a crash brings the
 //!   state back in a new window.
+//! - `persistent`: a persistent-mode workspace (an app `dylib` on a `deps`
+//!   `dylib` re-exporting minifb) under Xvfb: three edits redraw the same
+//!   window in new colours, old generations are unmapped, the state's frame
+//!   counter goes on.
 //! - `new_app`: `relive new`, then `relive run` on the new app and an edit;
 //!   occupied folders and bad names.
 //! - `standalone`: copying an example out of the workspace.
@@ -64,6 +68,7 @@ mod migrate;
 mod msrv;
 mod new_app;
 mod outside;
+mod persistent;
 mod process;
 mod reload;
 mod robust;

@@ -30,14 +30,14 @@ fn find(program: &str) -> Option<PathBuf> {
 }
 
 /// The X tools the tests need, found on `PATH`.
-struct Tools {
+pub(crate) struct Tools {
     xvfb: PathBuf,
     xwd: PathBuf,
 }
 
 /// The X tools, or `None` after printing why the test is skipped; fails the
 /// test instead when [`REQUIRE`] is set.
-fn tools_or_skip() -> Option<Tools> {
+pub(crate) fn tools_or_skip() -> Option<Tools> {
     let xvfb = find("Xvfb");
     let xwd = find("xwd");
     if let (Some(xvfb), Some(xwd)) = (&xvfb, &xwd) {
@@ -58,14 +58,14 @@ fn tools_or_skip() -> Option<Tools> {
 }
 
 /// A private X server, ended on drop.
-struct Xvfb {
+pub(crate) struct Xvfb {
     child: Child,
-    display: String,
+    pub(crate) display: String,
 }
 
 impl Xvfb {
     /// Starts `Xvfb` on a free display number, which it reports itself.
-    fn start(tools: &Tools) -> Xvfb {
+    pub(crate) fn start(tools: &Tools) -> Xvfb {
         let program = &tools.xvfb;
         // Its warnings go to a file: a pipe nobody reads could fill and block it.
         let mut log = tempfile::tempfile().expect("a file for Xvfb's stderr");
@@ -130,7 +130,7 @@ impl Drop for Xvfb {
 }
 
 /// A screenshot of one window, as 0xRRGGBB pixels.
-struct Shot {
+pub(crate) struct Shot {
     width: usize,
     height: usize,
     pixels: Vec<u32>,
@@ -138,7 +138,7 @@ struct Shot {
 
 impl Shot {
     /// Checks that pixel (`x`, `y`) is `rgb` (0xRRGGBB).
-    fn expect(&self, x: usize, y: usize, rgb: u32, what: &str) {
+    pub(crate) fn expect(&self, x: usize, y: usize, rgb: u32, what: &str) {
         let got = self.at(x, y);
         assert!(
             got == rgb,
@@ -158,7 +158,7 @@ impl Shot {
 }
 
 /// Reads window `id` back from the X server with `xwd`.
-fn screenshot(tools: &Tools, display: &str, id: &str) -> Shot {
+pub(crate) fn screenshot(tools: &Tools, display: &str, id: &str) -> Shot {
     let xwd = &tools.xwd;
     let out = Command::new(xwd)
         .args(["-silent", "-display", display, "-id", id])
@@ -225,7 +225,7 @@ fn parse_xwd(data: &[u8]) -> Result<Shot, String> {
 
 /// The window id in the first "window 0x... generation G frame F sky 0x..."
 /// line that `accept` takes: printed once that frame is on the screen.
-fn window_line(relive: &Relive, what: &str, accept: impl Fn(&str) -> bool) -> String {
+pub(crate) fn window_line(relive: &Relive, what: &str, accept: impl Fn(&str) -> bool) -> String {
     let line = relive.wait_line(what, SHORT_DEADLINE, |l| {
         l.starts_with("window ") && accept(l)
     });
@@ -299,7 +299,7 @@ fn xwd_files_are_parsed() {
 }
 
 /// The number after `key` in a line of the window example.
-fn number_after(line: &str, key: &str) -> u64 {
+pub(crate) fn number_after(line: &str, key: &str) -> u64 {
     let mut words = line.split_whitespace();
     words.find(|w| *w == key);
     words

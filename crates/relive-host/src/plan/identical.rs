@@ -104,6 +104,7 @@ impl<'a> Identical<'a> {
                 x.name == y.name
                     && x.offset == y.offset
                     && x.skip == y.skip
+                    && x.keep == y.keep
                     && self.same(&x.ty, &y.ty)
             })
     }

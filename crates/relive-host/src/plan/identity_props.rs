@@ -50,6 +50,7 @@ fn add(shape: &Shape, at: &str, types: &mut BTreeMap<String, TypeDef>) -> String
                 ty: add(s, &format!("{at}.{i}"), types),
                 skip: false,
                 reset: false,
+                keep: false,
             })
             .collect::<Vec<_>>()
     };

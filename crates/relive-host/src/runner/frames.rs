@@ -298,6 +298,15 @@ impl Thread {
 
     pub(super) fn exit(&mut self, by_app: bool) {
         self.generation.stop_workers(EXIT_STOP_WAIT_MS);
+        if !by_app && let Some(background) = &self.background {
+            // Stopped from outside: a supervisor that restarts the program
+            // (on a new persistent crate) resumes from this very state.
+            background.wait();
+            let info = self.clock.peek(self.generation.number());
+            if background.start_now(&self.generation, &info) {
+                background.wait();
+            }
+        }
         self.generation.drop_state();
         self.send(Msg::Ended {
             generation: self.generation.number(),
