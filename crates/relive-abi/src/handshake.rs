@@ -6,7 +6,7 @@
 
 /// Version of the contract in this crate. A library built against another
 /// version is refused.
-pub const ABI_VERSION: u32 = 7;
+pub const ABI_VERSION: u32 = 8;
 
 /// First bytes of every handshake.
 pub const MAGIC: [u8; 16] = *b"relive-app-abi\0\0";
