@@ -35,5 +35,7 @@ pub use generation::{Generation, LoadTimings, Loaded, Staged, stage};
 pub use hazards::Hazard;
 pub use plan::{Plan, Refusal, plan};
 pub use relive_abi::EXIT_OLD_CODE_PANICKED;
-pub use runner::{Begin, CheckpointSink, DEFAULT_MILLIS, ReplayCommand, RunEvent, Runner, Stages};
+pub use runner::{
+    Begin, CheckpointSink, DEFAULT_MILLIS, MAX_MARKS, ReplayCommand, RunEvent, Runner, Stages,
+};
 pub use staging::Staging;

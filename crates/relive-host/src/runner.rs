@@ -35,7 +35,7 @@ use crate::plan::{Plan, plan};
 use control::{Control, Request, Verdict};
 pub use events::{RunEvent, Stages};
 use frames::Start;
-pub use record::{DEFAULT_MILLIS, ReplayCommand};
+pub use record::{DEFAULT_MILLIS, MAX_MARKS, ReplayCommand};
 
 /// Where a runner writes the state's checkpoints while the program runs
 /// (see [`crate::checkpoint`]).

@@ -228,6 +228,13 @@ pub fn open_pty(rows: u16, cols: u16) -> (std::os::fd::OwnedFd, std::os::fd::Own
         )
     } == 0;
     assert!(ok, "openpty failed: {}", std::io::Error::last_os_error());
+    for fd in [controller, terminal] {
+        // Not inherited by the programs tests start (they run in parallel):
+        // a relive holding another test's controlling side, or its own,
+        // would never see its terminal hang up when that test ends.
+        // SAFETY: fcntl on descriptors openpty just made has no memory effects.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
     // SAFETY: openpty succeeded, so both are open descriptors that nothing
     // else owns.
     unsafe {

@@ -659,8 +659,10 @@ fn hundreds_of_reloads_leak_no_mappings_files_descriptors_or_memory() {
         "the staging folder does not accumulate copies: {:?}",
         end.staged
     );
+    // The recording (on by default) keeps a memory file per checkpoint it
+    // marks, at most `MAX_MARKS`; anything that grows per reload goes past.
     assert!(
-        end.fds <= first.fds + 2,
+        end.fds <= first.fds + 2 + relive_host::MAX_MARKS as usize,
         "file descriptors do not grow: {} after reload 1, {} after reload {reloads}",
         first.fds,
         end.fds

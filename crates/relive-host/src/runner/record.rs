@@ -33,6 +33,9 @@ pub const MAX_MARK_BYTES: usize = 512 << 20;
 /// are 500 ms apart), so that the marks' memory files stay about two per
 /// recorded second.
 const MIN_MARK_SPACING_NS: u64 = 400_000_000;
+/// The most marks (and so memory-file descriptors) the default recording
+/// keeps: one per `MIN_MARK_SPACING_NS` of its 30 s, and one more.
+pub const MAX_MARKS: u64 = DEFAULT_MILLIS * 1_000_000 / MIN_MARK_SPACING_NS + 1;
 
 /// One frame as the app got it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,28 +46,14 @@ pub(super) struct Recorded {
     pub input: Box<[u8]>,
 }
 
-/// A saved state from a memory file of its own, mapped read-only: the
-/// descriptor is closed once the bytes are mapped, so the marks of the
-/// recorded seconds hold memory but no descriptors. Where mapping fails
-/// (an empty state) the file itself is kept.
+/// A saved state in a memory file of its own. The marks of the recorded
+/// seconds hold one descriptor each: with `MIN_MARK_SPACING_NS` at most
+/// [`MAX_MARKS`] at once.
 #[derive(Debug)]
 pub(super) struct MarkState {
-    bytes: MarkBytes,
+    file: File,
     len: usize,
 }
-
-#[derive(Debug)]
-enum MarkBytes {
-    Mapped(*const u8),
-    File(File),
-}
-
-// SAFETY: the mapping is private to this value, read-only and never
-// written by anyone after the child that filled it has ended; reading it
-// from several threads is reading immutable memory.
-unsafe impl Send for MarkBytes {}
-// SAFETY: as for `Send`: nothing mutates the mapped bytes.
-unsafe impl Sync for MarkBytes {}
 
 impl MarkState {
     /// An empty memory file for a child to write a mark into.
@@ -74,25 +63,7 @@ impl MarkState {
 
     /// The `len` bytes a child wrote into `file`.
     pub fn new(file: File, len: usize) -> MarkState {
-        use std::os::fd::AsRawFd;
-        // SAFETY: maps `len` bytes of a file we own, read-only and private;
-        // the result is checked before use, and unmapped in `Drop`.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ,
-                libc::MAP_PRIVATE,
-                file.as_raw_fd(),
-                0,
-            )
-        };
-        let bytes = if len > 0 && ptr != libc::MAP_FAILED {
-            MarkBytes::Mapped(ptr.cast::<u8>().cast_const())
-        } else {
-            MarkBytes::File(file)
-        };
-        MarkState { bytes, len }
+        MarkState { file, len }
     }
 
     #[cfg(test)]
@@ -104,27 +75,9 @@ impl MarkState {
 
     /// The saved state.
     pub fn read(&self) -> std::io::Result<Vec<u8>> {
-        match &self.bytes {
-            MarkBytes::Mapped(ptr) => {
-                // SAFETY: `ptr` maps `len` readable bytes until `Drop`.
-                let bytes = unsafe { std::slice::from_raw_parts(*ptr, self.len) };
-                Ok(bytes.to_vec())
-            }
-            MarkBytes::File(file) => {
-                let mut bytes = vec![0; self.len];
-                file.read_exact_at(&mut bytes, 0)?;
-                Ok(bytes)
-            }
-        }
-    }
-}
-
-impl Drop for MarkState {
-    fn drop(&mut self) {
-        if let MarkBytes::Mapped(ptr) = self.bytes {
-            // SAFETY: the mapping of `len` bytes made in `new`, unmapped once.
-            unsafe { libc::munmap(ptr.cast_mut().cast(), self.len) };
-        }
+        let mut bytes = vec![0; self.len];
+        self.file.read_exact_at(&mut bytes, 0)?;
+        Ok(bytes)
     }
 }
 
@@ -218,7 +171,7 @@ impl Ring {
             .sum();
         let start_ns = self.total_ns - after;
         // Marks closer than `MIN_MARK_SPACING_NS` (a swap's checkpoint next
-        // to a periodic one, a storm of swaps) would hold a memory file each
+        // to a periodic one, a storm of swaps) would each hold a memory file
         // for the whole recorded time: the newer one replaces the older.
         if self.marks.len() >= 2
             && self
