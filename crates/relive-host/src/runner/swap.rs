@@ -188,12 +188,13 @@ impl Thread {
             && at + 1 >= self.boundaries
         {
             // The checkpoint started at the previous boundary is the
-            // rollback only if it was written and nothing newer started (a
-            // load finds the newest); a slow or failed one is replaced by a
-            // copy in the pause rather than waited for.
+            // rollback while it is being written or was written, and nothing
+            // newer started (a load finds the newest); one that failed or was
+            // overtaken is replaced by a copy in the pause. A rollback waits
+            // for it and checks that it was written (`load_checkpoint`).
             let rollback = match background.written(child) {
-                Some(true) => Rollback::Checkpoint,
-                _ => Rollback::Snapshot,
+                Some(true) | None => Rollback::Checkpoint,
+                Some(false) => Rollback::Snapshot,
             };
             return Phase::StopWorkers { rollback };
         }
@@ -407,6 +408,13 @@ impl Thread {
             return Err("relive runtime\nno checkpoint to roll back to".into());
         };
         background.wait();
+        // Only the checkpoint of the rollback point is the state from before
+        // the swap: a failed or overtaken one is not (an older checkpoint
+        // would bring back older state without a word).
+        let child = self.rollback_frame.map(|(_, child)| child);
+        if child.is_none_or(|child| background.written(child) != Some(true)) {
+            return Err("relive runtime\nthe checkpoint of the state before the swap could not be written, so there is no state to roll back to; the program is paused: fix the code and save".into());
+        }
         let Some(state) = background.read_latest() else {
             return Err("relive runtime\nno checkpoint to roll back to".into());
         };
