@@ -349,6 +349,14 @@ impl Generation {
         (self.entries.reloaded)(info)
     }
 
+    /// Calls into the library once on this thread without effect (it
+    /// returns the cached layout), so that the first call that matters, in a
+    /// swap's pause, finds the library's thread-local storage for this
+    /// thread allocated and its entry path faulted in.
+    pub fn warm_up(&self) {
+        let _ = (self.entries.layout)();
+    }
+
     /// `App::unloading`: the old code's last look at its state before it
     /// leaves (is checkpointed and handed over).
     pub fn unloading(&self, info: &FrameInfo) -> Status {

@@ -430,6 +430,8 @@ impl Thread {
     /// first frame. Returns whether the generation passed (and keeps running).
     pub(super) fn trial(&mut self, handover: Receiver<Handover>, plan: &Plan) -> bool {
         let number = self.generation.number();
+        // While the old code still runs: the pause then starts at adopt.
+        self.generation.warm_up();
         let Ok(h) = handover.recv() else {
             return false; // withdrawn before the swap began
         };
