@@ -264,6 +264,7 @@ pub fn layout<T: App + Root>(slot: &Slot<T>) -> Bytes {
             let layout = LayoutBuilder::layout_of::<T>();
             // Worked out here, before any swap, rather than in its pause.
             let _ = slot.skipped.set(Skipped::of(&layout));
+            let _ = MAY_PIN.set(pinning_types(&layout));
             layout.to_json()
         });
         out = bytes(text);
@@ -566,43 +567,16 @@ pub fn may_pin<T: 'static>() -> bool {
         .unwrap_or(true)
 }
 
-/// Which types of `layout` reach a pinned type.
+/// For every type of `layout`, whether a pinned type is inside it.
 fn pinning_types(layout: &abi::layout::Layout) -> std::collections::HashMap<String, bool> {
-    use abi::layout::Kind;
-    let inner = |kind: &Kind| -> Vec<String> {
-        match kind {
-            Kind::Struct { fields } | Kind::Tuple { fields } => fields
-                .iter()
-                .filter(|f| !f.skip)
-                .map(|f| f.ty.clone())
-                .collect(),
-            Kind::Enum { variants, .. } => variants
-                .iter()
-                .flat_map(|v| v.fields.iter().filter(|f| !f.skip).map(|f| f.ty.clone()))
-                .collect(),
-            Kind::Array { elem, .. } => vec![elem.clone()],
-            Kind::Container { args, .. } => args.clone(),
-            Kind::Scalar | Kind::Pinned { .. } | Kind::Serde { .. } | Kind::Opaque => Vec::new(),
-        }
-    };
-    let mut pins: std::collections::HashMap<String, bool> = layout
+    let pins = crate::state::reaching(layout, |kind| {
+        matches!(kind, abi::layout::Kind::Pinned { .. })
+    });
+    layout
         .types
-        .iter()
-        .map(|(key, def)| (key.clone(), matches!(def.kind, Kind::Pinned { .. })))
-        .collect();
-    // Spread "reaches a pinned type" up until nothing changes (a type that
-    // contains itself settles too).
-    let mut changed = true;
-    while changed {
-        changed = false;
-        for (key, def) in &layout.types {
-            if !pins[key] && inner(&def.kind).iter().any(|k| pins.get(k) == Some(&true)) {
-                pins.insert(key.clone(), true);
-                changed = true;
-            }
-        }
-    }
-    pins
+        .keys()
+        .map(|key| (key.clone(), pins.contains(key)))
+        .collect()
 }
 
 /// `relive_points_into`: which of the given address ranges (libraries of
@@ -632,7 +606,6 @@ pub unsafe fn points_into<T: App + Root>(
             )
         };
         out.fill(0);
-        MAY_PIN.get_or_init(|| pinning_types(&LayoutBuilder::layout_of::<T>()));
         let state = slot.get_mut()?;
         state.visit_pins(&mut |address, opaque| {
             let address = address as u64;

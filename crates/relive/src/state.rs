@@ -47,6 +47,14 @@ pub unsafe trait State: Sized + 'static {
         let _ = visit;
     }
 
+    /// Whether a value of this type can hold a pinned value, from the
+    /// state's layout (true for a type it does not know): containers visit
+    /// their elements only then.
+    #[doc(hidden)]
+    fn may_pin() -> bool {
+        crate::__rt::may_pin::<Self>()
+    }
+
     /// True when [`State::save`] may write serde's unit or `none` (as `()`
     /// and `Option` do), which a self-describing format cannot tell from an
     /// `Option`'s `None`: an `Option` around such a type saves `Some` as a
@@ -216,36 +224,62 @@ pub struct Skipped(HashSet<String>);
 impl Skipped {
     /// The types of `layout` that hide a skipped field.
     pub fn of(layout: &Layout) -> Skipped {
-        let mut found = HashSet::new();
-        loop {
-            let before = found.len();
-            for (key, def) in &layout.types {
-                let hides = |ty: &String| found.contains(ty);
-                let inside = match &def.kind {
-                    Kind::Struct { fields } | Kind::Tuple { fields } => {
-                        fields.iter().any(|f| f.skip || hides(&f.ty))
-                    }
-                    Kind::Enum { variants, .. } => variants
-                        .iter()
-                        .flat_map(|v| &v.fields)
-                        .any(|f| f.skip || hides(&f.ty)),
-                    Kind::Array { elem, .. } => hides(elem),
-                    Kind::Container { args, .. } => args.iter().any(hides),
-                    Kind::Scalar | Kind::Pinned { .. } | Kind::Opaque | Kind::Serde { .. } => false,
-                };
-                if inside && !found.contains(key) {
-                    found.insert(key.clone());
-                }
-            }
-            if found.len() == before {
-                return Skipped(found);
-            }
-        }
+        Skipped(reaching(layout, |kind| {
+            let fields: &[Field] = match kind {
+                Kind::Struct { fields } | Kind::Tuple { fields } => fields,
+                _ => &[],
+            };
+            let variants = match kind {
+                Kind::Enum { variants, .. } => &variants[..],
+                _ => &[],
+            };
+            fields
+                .iter()
+                .chain(variants.iter().flat_map(|v| &v.fields))
+                .any(|f| f.skip)
+        }))
     }
 
     /// Whether values of `T` hide a skipped field.
     pub fn inside<T>(&self) -> bool {
         !self.0.is_empty() && self.0.contains(std::any::type_name::<T>())
+    }
+}
+
+/// The types of `layout` that are `marked` themselves or hold, at any depth
+/// (fields, elements, type parameters), a type that is; a type that
+/// contains itself settles.
+pub(crate) fn reaching(layout: &Layout, marked: impl Fn(&Kind) -> bool) -> HashSet<String> {
+    fn inner(kind: &Kind) -> Vec<&String> {
+        match kind {
+            Kind::Struct { fields } | Kind::Tuple { fields } => {
+                fields.iter().map(|f| &f.ty).collect()
+            }
+            Kind::Enum { variants, .. } => variants
+                .iter()
+                .flat_map(|v| v.fields.iter().map(|f| &f.ty))
+                .collect(),
+            Kind::Array { elem, .. } => vec![elem],
+            Kind::Container { args, .. } => args.iter().collect(),
+            Kind::Scalar | Kind::Pinned { .. } | Kind::Opaque | Kind::Serde { .. } => Vec::new(),
+        }
+    }
+    let mut found: HashSet<String> = layout
+        .types
+        .iter()
+        .filter(|(_, def)| marked(&def.kind))
+        .map(|(key, _)| key.clone())
+        .collect();
+    loop {
+        let before = found.len();
+        for (key, def) in &layout.types {
+            if !found.contains(key) && inner(&def.kind).iter().any(|k| found.contains(*k)) {
+                found.insert(key.clone());
+            }
+        }
+        if found.len() == before {
+            return found;
+        }
     }
 }
 

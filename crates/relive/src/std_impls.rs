@@ -69,7 +69,7 @@ macro_rules! container {
                 layout.container::<Self>($name, args)
             }
             fn visit_pins(&self, $pf: &mut dyn FnMut(usize, bool)) {
-                if false $(|| crate::__rt::may_pin::<$p>())+ {
+                if false $(|| <$p as State>::may_pin())+ {
                     let $pv = self;
                     $pins
                 }
@@ -191,6 +191,11 @@ fn hash_fingerprint<H: BuildHasher + Default>() -> u64 {
 // hasher through it); it describes `H` as opaque, which the host moves as
 // bytes only under the rules above.
 unsafe impl<H: BuildHasher + Default + 'static> State for Hasher<H> {
+    /// A hasher builder holds no pointer into code: a map's entries are
+    /// visited only when its keys or values may hold one.
+    fn may_pin() -> bool {
+        false
+    }
     fn describe(layout: &mut LayoutBuilder) -> String {
         let name = std::any::type_name::<H>();
         let key = if size_of::<H>() == 0 {
@@ -318,7 +323,7 @@ impl<'de, T: State> Visitor<'de> for Elements<T> {
 unsafe impl<T: State, const N: usize> State for [T; N] {
     const POD: bool = T::POD;
     fn visit_pins(&self, visit: &mut dyn FnMut(usize, bool)) {
-        if crate::__rt::may_pin::<T>() {
+        if T::may_pin() {
             self.iter().for_each(|x| x.visit_pins(visit));
         }
     }
