@@ -21,7 +21,9 @@ const TAG: &str = "// bench: variant";
 /// The stages of the pause that relive reported (`reloaded.stages`) when
 /// this was written, in their order; others it reports come after them.
 const STAGES: &[&str] = &[
+    "boundary_us",
     "stop_workers_us",
+    "unloading_us",
     "snapshot_us",
     "save_us",
     "handover_us",

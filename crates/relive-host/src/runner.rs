@@ -16,8 +16,10 @@
 //! again, or rewinds.
 
 mod background;
+mod baton;
 mod clock;
 mod control;
+mod disposal;
 mod events;
 mod frames;
 mod pins;
@@ -121,6 +123,7 @@ impl Runner {
         checkpoint: Option<CheckpointSink>,
         on_event: impl FnMut(RunEvent) + Send + 'static,
     ) -> std::io::Result<Runner> {
+        disposal::start();
         let (tx, rx) = mpsc::channel();
         let recorder = Arc::new(record::Recorder::new());
         let mut orchestrator = Orchestrator {
@@ -405,7 +408,7 @@ impl Orchestrator {
                 return;
             }
         };
-        let (handover_tx, handover_rx) = mpsc::sync_channel(1);
+        let (handover_tx, handover_rx) = baton::baton();
         let start = Start::Adopt {
             handover: handover_rx,
             plan: plan.clone(),

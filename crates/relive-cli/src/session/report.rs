@@ -99,7 +99,9 @@ impl Session {
                         "pause_us": pause_us,
                         "mode": plan.mode.name(),
                         "stages": {
+                            "boundary_us": stages.boundary_us,
                             "stop_workers_us": stages.stop_workers_us,
+                            "unloading_us": stages.unloading_us,
                             "checkpoint_us": stages.checkpoint_us,
                             "snapshot_us": stages.snapshot_us,
                             "save_us": stages.save_us,

@@ -152,7 +152,9 @@ pub(crate) fn descriptors() -> BTreeSet<(i32, String)> {
         .into_iter()
         .filter_map(|(fd, path)| {
             let target = std::fs::read_link(path).ok()?;
-            Some((fd, target.to_string_lossy().into_owned()))
+            let target = target.to_string_lossy().into_owned();
+            // relive's own memory files (checkpoint marks) are not the app's.
+            (!target.starts_with("/memfd:relive-")).then_some((fd, target))
         })
         .collect()
 }

@@ -19,11 +19,17 @@
 //! For the recording (`record.rs`), the child also copies the saved state
 //! into a memory file of its own (a mark) and reports its hash, so that
 //! nothing is copied on the frame thread.
+//!
+//! A reaper thread waits for each child and takes its outcome and mark
+//! (reaping a child and reading its report cost tens of microseconds,
+//! which no frame boundary should pay). It does all of that under the lock
+//! the frame thread forks under, so a child never inherits a lock the
+//! reaper held.
 
 use std::io::Read;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use relive_abi::{FrameInfo, Status};
@@ -80,6 +86,10 @@ struct Inner {
     /// The newest mark written and not yet taken by
     /// [`Background::take_written`].
     written: Option<Written>,
+    /// The reaper thread runs: nothing else reaps without waiting.
+    reaper: bool,
+    /// The runner's writer is gone: the reaper ends.
+    closed: bool,
 }
 
 /// A mark a child wrote: the state at the boundary before `frame`.
@@ -90,10 +100,17 @@ pub(super) struct Written {
     pub state: MarkState,
 }
 
-/// The runner's checkpoint writer, behind one lock for all frame threads.
-pub(super) struct Background {
+/// What the frame threads and the reaper share.
+struct Shared {
     writer: Arc<CheckpointWriter>,
     inner: Mutex<Inner>,
+    /// A child started, or the writer closed (for the reaper).
+    changed: Condvar,
+}
+
+/// The runner's checkpoint writer, behind one lock for all frame threads.
+pub(super) struct Background {
+    shared: Arc<Shared>,
     /// Children also write marks for the recording.
     marks: AtomicBool,
 }
@@ -101,123 +118,9 @@ pub(super) struct Background {
 /// A failure to report, from [`Background::tick`].
 pub(super) struct Failure(pub String);
 
-impl Background {
-    pub fn new(writer: Arc<CheckpointWriter>) -> Background {
-        Background {
-            writer,
-            inner: Mutex::new(Inner {
-                in_flight: None,
-                last_start: None,
-                last: None,
-                reported: false,
-                pending: None,
-                started: 0,
-                finished: 0,
-                written: None,
-            }),
-            marks: AtomicBool::new(true),
-        }
-    }
-
-    /// Whether children also write marks for the recording.
-    pub fn write_marks(&self, on: bool) {
-        self.marks.store(on, Ordering::Relaxed);
-    }
-
+impl Shared {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// The number of the newest child started (see [`Background::written`]).
-    pub fn newest(&self) -> u64 {
-        self.lock().started
-    }
-
-    /// Whether child `child` wrote its checkpoint and is still the newest:
-    /// `None` while it is writing, `Some(false)` if it failed or a newer one
-    /// has started since (its checkpoint is not the one a load would find).
-    pub fn written(&self, child: u64) -> Option<bool> {
-        let mut inner = self.lock();
-        let _ = self.collect(&mut inner, false);
-        if inner.started != child {
-            return Some(false);
-        }
-        if inner.in_flight.is_some() {
-            return None;
-        }
-        Some(inner.finished == child && inner.last == Some(Outcome::Written))
-    }
-
-    /// Whether the last checkpoint that finished worked (`None`: none yet).
-    pub fn last_worked(&self) -> Option<bool> {
-        self.lock().last.as_ref().map(|o| *o == Outcome::Written)
-    }
-
-    /// At a frame boundary: collects a finished child, and starts a new one
-    /// when one is due. Returns a failure to report, once per streak.
-    pub fn tick(&self, generation: &Generation, info: &FrameInfo) -> Option<Failure> {
-        let mut inner = self.lock();
-        let failure = self.collect(&mut inner, false);
-        let wait = match inner.last {
-            Some(Outcome::Failed(_)) => AFTER_FAILURE,
-            _ => EVERY,
-        };
-        if inner.in_flight.is_none()
-            && inner.last_start.is_none_or(|t| t.elapsed() >= wait)
-            && let Err(message) = self.start(&mut inner, generation, info)
-        {
-            return failure.or(self.failed(&mut inner, message));
-        }
-        failure.or(inner.pending.take())
-    }
-
-    /// Starts a checkpoint of the state at this frame boundary now, unless
-    /// one is still being written. Returns whether it started.
-    pub fn start_now(&self, generation: &Generation, info: &FrameInfo) -> bool {
-        let mut inner = self.lock();
-        let _ = self.collect(&mut inner, false);
-        if inner.in_flight.is_some() {
-            return false;
-        }
-        match self.start(&mut inner, generation, info) {
-            Ok(()) => true,
-            Err(message) => {
-                // Reported at the next tick.
-                inner.pending = self.failed(&mut inner, message);
-                false
-            }
-        }
-    }
-
-    /// Waits for the child in flight, if any; returns the newest outcome.
-    pub fn wait(&self) -> Option<Outcome> {
-        let deadline = Instant::now() + ROLLBACK_WAIT;
-        loop {
-            let mut inner = self.lock();
-            let _ = self.collect(&mut inner, false);
-            if inner.in_flight.is_none() || Instant::now() >= deadline {
-                if Instant::now() >= deadline {
-                    let _ = self.collect(&mut inner, true);
-                }
-                return inner.last.clone();
-            }
-            drop(inner);
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
-
-    /// The newest complete checkpoint's bytes.
-    pub fn read_latest(&self) -> Option<Vec<u8>> {
-        // Under the lock: no fork happens while the writer's own lock is held.
-        let _inner = self.lock();
-        self.writer.read_latest()
-    }
-
-    /// The mark written since the last call, if any.
-    pub fn take_written(&self) -> Option<Written> {
-        let mut inner = self.lock();
-        let _ = self.collect(&mut inner, false);
-        inner.written.take()
     }
 
     /// Reaps a finished child (or, with `kill`, the one in flight).
@@ -269,17 +172,205 @@ impl Background {
                 "the process writing it failed".into()
             };
         }
-        self.failed(inner, message)
+        failed(inner, message)
     }
 
-    /// Records a failed checkpoint; the failure to report, once per streak.
-    fn failed(&self, inner: &mut Inner, message: String) -> Option<Failure> {
-        inner.last = Some(Outcome::Failed(message.clone()));
-        if std::mem::replace(&mut inner.reported, true) {
-            None
-        } else {
-            Some(Failure(message))
+    /// The reaper thread: waits for each child to end without reaping it,
+    /// then reaps it and takes its outcome under the lock.
+    fn reap(&self) {
+        let mut inner = self.lock();
+        loop {
+            if inner.closed {
+                return;
+            }
+            let Some(pid) = inner.in_flight.as_ref().map(|f| f.pid) else {
+                inner = self
+                    .changed
+                    .wait(inner)
+                    .unwrap_or_else(PoisonError::into_inner);
+                continue;
+            };
+            drop(inner);
+            loop {
+                // SAFETY: `info` is a valid out-parameter; with `WNOWAIT` the
+                // child stays a zombie, so `pid` cannot be reused before the
+                // reap below, which is done under the lock.
+                let ended = unsafe {
+                    let mut info: libc::siginfo_t = std::mem::zeroed();
+                    libc::waitid(
+                        libc::P_PID,
+                        pid as libc::id_t,
+                        &mut info,
+                        libc::WEXITED | libc::WNOWAIT,
+                    )
+                };
+                if ended == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR)
+                {
+                    break;
+                }
+            }
+            inner = self.lock();
+            if inner.in_flight.as_ref().is_some_and(|f| f.pid == pid) {
+                let failure = self.collect(&mut inner, false);
+                inner.pending = inner.pending.take().or(failure);
+            }
         }
+    }
+}
+
+/// Records a failed checkpoint; the failure to report, once per streak.
+fn failed(inner: &mut Inner, message: String) -> Option<Failure> {
+    inner.last = Some(Outcome::Failed(message.clone()));
+    if std::mem::replace(&mut inner.reported, true) {
+        None
+    } else {
+        Some(Failure(message))
+    }
+}
+
+impl Background {
+    pub fn new(writer: Arc<CheckpointWriter>) -> Background {
+        let shared = Arc::new(Shared {
+            writer,
+            inner: Mutex::new(Inner {
+                in_flight: None,
+                last_start: None,
+                last: None,
+                reported: false,
+                pending: None,
+                started: 0,
+                finished: 0,
+                written: None,
+                reaper: false,
+                closed: false,
+            }),
+            changed: Condvar::new(),
+        });
+        let reaper = shared.clone();
+        let started = std::thread::Builder::new()
+            .name("relive-reaper".into())
+            .spawn(move || {
+                crate::hazards::known_thread();
+                reaper.reap();
+            })
+            .is_ok();
+        shared.lock().reaper = started;
+        Background {
+            shared,
+            marks: AtomicBool::new(true),
+        }
+    }
+
+    /// Whether children also write marks for the recording.
+    pub fn write_marks(&self, on: bool) {
+        self.marks.store(on, Ordering::Relaxed);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.shared.lock()
+    }
+
+    /// Reaps a finished child unless the reaper does.
+    fn collect(&self, inner: &mut Inner) -> Option<Failure> {
+        if inner.reaper {
+            return None;
+        }
+        self.shared.collect(inner, false)
+    }
+
+    /// The number of the newest child started (see [`Background::written`]).
+    pub fn newest(&self) -> u64 {
+        self.lock().started
+    }
+
+    /// Whether child `child` wrote its checkpoint and is still the newest:
+    /// `None` while it is writing, `Some(false)` if it failed or a newer one
+    /// has started since (its checkpoint is not the one a load would find).
+    pub fn written(&self, child: u64) -> Option<bool> {
+        let mut inner = self.lock();
+        let _ = self.collect(&mut inner);
+        if inner.started != child {
+            return Some(false);
+        }
+        if inner.in_flight.is_some() {
+            return None;
+        }
+        Some(inner.finished == child && inner.last == Some(Outcome::Written))
+    }
+
+    /// Whether the last checkpoint that finished worked (`None`: none yet).
+    pub fn last_worked(&self) -> Option<bool> {
+        self.lock().last.as_ref().map(|o| *o == Outcome::Written)
+    }
+
+    /// At a frame boundary: collects a finished child, and starts a new one
+    /// when one is due. Returns a failure to report, once per streak.
+    pub fn tick(&self, generation: &Generation, info: &FrameInfo) -> Option<Failure> {
+        let mut inner = self.lock();
+        let failure = self.collect(&mut inner);
+        let wait = match inner.last {
+            Some(Outcome::Failed(_)) => AFTER_FAILURE,
+            _ => EVERY,
+        };
+        if inner.in_flight.is_none()
+            && inner.last_start.is_none_or(|t| t.elapsed() >= wait)
+            && let Err(message) = self.start(&mut inner, generation, info)
+        {
+            return failure.or(failed(&mut inner, message));
+        }
+        failure.or(inner.pending.take())
+    }
+
+    /// Starts a checkpoint of the state at this frame boundary now, unless
+    /// one is still being written. Returns whether it started.
+    pub fn start_now(&self, generation: &Generation, info: &FrameInfo) -> bool {
+        let mut inner = self.lock();
+        let _ = self.collect(&mut inner);
+        if inner.in_flight.is_some() {
+            return false;
+        }
+        match self.start(&mut inner, generation, info) {
+            Ok(()) => true,
+            Err(message) => {
+                // Reported at the next tick.
+                inner.pending = failed(&mut inner, message);
+                false
+            }
+        }
+    }
+
+    /// Waits for the child in flight, if any; returns the newest outcome.
+    pub fn wait(&self) -> Option<Outcome> {
+        let deadline = Instant::now() + ROLLBACK_WAIT;
+        loop {
+            let mut inner = self.lock();
+            // Here too: no boundary waits on this.
+            let failure = self.shared.collect(&mut inner, false);
+            inner.pending = inner.pending.take().or(failure);
+            if inner.in_flight.is_none() || Instant::now() >= deadline {
+                if Instant::now() >= deadline {
+                    let failure = self.shared.collect(&mut inner, true);
+                    inner.pending = inner.pending.take().or(failure);
+                }
+                return inner.last.clone();
+            }
+            drop(inner);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// The newest complete checkpoint's bytes.
+    pub fn read_latest(&self) -> Option<Vec<u8>> {
+        // Under the lock: no fork happens while the writer's own lock is held.
+        let _inner = self.lock();
+        self.shared.writer.read_latest()
+    }
+
+    /// The mark written since the last call, if any.
+    pub fn take_written(&self) -> Option<Written> {
+        let mut inner = self.lock();
+        let _ = self.collect(&mut inner);
+        inner.written.take()
     }
 
     /// Forks a child that writes the checkpoint. Returns whether it started.
@@ -320,7 +411,13 @@ impl Background {
         // threaded process, as the module docs explain.
         let pid = unsafe { libc::fork() };
         if pid == 0 {
-            child_body(&self.writer, generation, taken_ns, write, mark.as_ref());
+            child_body(
+                &self.shared.writer,
+                generation,
+                taken_ns,
+                write,
+                mark.as_ref(),
+            );
         }
         if pid < 0 {
             return Err(format!(
@@ -336,6 +433,7 @@ impl Background {
             mark,
             pipe: std::fs::File::from(read),
         });
+        self.shared.changed.notify_one();
         Ok(())
     }
 }
@@ -350,12 +448,15 @@ impl Drop for Background {
     fn drop(&mut self) {
         // A child still writing finishes on its own: its checkpoint is the
         // newest state, and it holds the file's lock until it is complete.
-        let inner = self.inner.get_mut().unwrap_or_else(PoisonError::into_inner);
+        let mut inner = self.lock();
+        inner.closed = true;
         if let Some(flight) = inner.in_flight.take() {
             let mut status = 0;
             // SAFETY: waits for our own child.
             unsafe { libc::waitpid(flight.pid, &mut status, 0) };
         }
+        drop(inner);
+        self.shared.changed.notify_all();
     }
 }
 

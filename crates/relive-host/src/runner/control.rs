@@ -4,20 +4,20 @@
 //! waits for after it handed its state over.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use crate::plan::Plan;
 
 use super::Stages;
+use super::baton::Pass;
 use super::clock::Clock;
 
 /// What the orchestrator wants from a frame thread.
 pub(super) enum Request {
     /// Hand the state to the next generation's thread.
     Swap {
-        handover: SyncSender<Handover>,
+        handover: Pass,
         plan: Arc<Plan>,
         /// The generation that takes over.
         target: u64,

@@ -7,11 +7,17 @@ use crate::plan::Plan;
 /// Timings of the swap pause, in microseconds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Stages {
+    /// From the end of the last frame of the old code to the start of
+    /// stopping its workers: taking the request at the frame boundary.
+    pub boundary_us: u64,
     /// Stopping and joining the old generation's workers.
     pub stop_workers_us: u64,
     /// Not in the pause: the `fork` that started the checkpoint a rollback
     /// would restore, at the frame boundary before the pause.
     pub checkpoint_us: u64,
+    /// `App::unloading` on the old code and finding the old generations the
+    /// state points into.
+    pub unloading_us: u64,
     /// The deep copy kept for a rollback.
     pub snapshot_us: u64,
     /// A migration: the old code saving the state by name.

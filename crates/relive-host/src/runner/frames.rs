@@ -7,7 +7,7 @@
 //! that the library registered run then and do not keep it mapped.
 
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, Sender};
+use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
 use relive_abi::{Bytes, Status};
@@ -19,8 +19,9 @@ use crate::plan::Plan;
 
 use super::Msg;
 use super::background::Background;
+use super::baton::Catch;
 use super::clock::Clock;
-use super::control::{Control, Handover, Request};
+use super::control::{Control, Request};
 use super::record::Recorder;
 use super::swap::SwapRequest;
 
@@ -40,10 +41,7 @@ pub(super) enum Start {
     /// then `reloaded`.
     Resume(Vec<Saved>),
     /// Take the state over from the previous generation's thread.
-    Adopt {
-        handover: Receiver<Handover>,
-        plan: Arc<Plan>,
-    },
+    Adopt { handover: Catch, plan: Arc<Plan> },
 }
 
 pub(super) fn micros(d: Duration) -> u64 {
@@ -56,6 +54,8 @@ pub(super) struct Thread {
     report: Sender<Msg>,
     pub(super) clock: Clock,
     pub(super) last_frame_end: Instant,
+    /// From the end of the frame before the last one to the end of the last.
+    pub(super) period: Duration,
     pub(super) halted: bool,
     /// Since when workers are being asked to stop for a pending swap.
     pub(super) stopping_since: Option<Instant>,
@@ -92,6 +92,7 @@ pub(super) fn run(
         report,
         clock: Clock::default(),
         last_frame_end: Instant::now(),
+        period: Duration::ZERO,
         halted: false,
         stopping_since: None,
         postponed_reported: false,
@@ -259,7 +260,9 @@ impl Thread {
             }
             let (input, info) = self.next_frame();
             let status = self.generation.frame(&info);
-            self.last_frame_end = Instant::now();
+            let end = Instant::now();
+            self.period = end.duration_since(self.last_frame_end);
+            self.last_frame_end = end;
             match self.check(status) {
                 Ok(Status::EXIT) => {
                     self.clock.done();

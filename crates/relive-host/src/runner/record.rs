@@ -49,10 +49,20 @@ pub(super) struct Recorded {
 /// A saved state in a memory file of its own. The marks of the recorded
 /// seconds hold one descriptor each: with `MIN_MARK_SPACING_NS` at most
 /// [`MAX_MARKS`] at once.
+/// Its file is closed on the disposal thread (see `disposal`).
 #[derive(Debug)]
 pub(super) struct MarkState {
-    file: File,
+    /// `None` only while it is dropped.
+    file: Option<File>,
     len: usize,
+}
+
+impl Drop for MarkState {
+    fn drop(&mut self) {
+        if let Some(file) = self.file.take() {
+            super::disposal::later(file);
+        }
+    }
 }
 
 impl MarkState {
@@ -63,7 +73,10 @@ impl MarkState {
 
     /// The `len` bytes a child wrote into `file`.
     pub fn new(file: File, len: usize) -> MarkState {
-        MarkState { file, len }
+        MarkState {
+            file: Some(file),
+            len,
+        }
     }
 
     #[cfg(test)]
@@ -76,7 +89,9 @@ impl MarkState {
     /// The saved state.
     pub fn read(&self) -> std::io::Result<Vec<u8>> {
         let mut bytes = vec![0; self.len];
-        self.file.read_exact_at(&mut bytes, 0)?;
+        if let Some(file) = &self.file {
+            file.read_exact_at(&mut bytes, 0)?;
+        }
         Ok(bytes)
     }
 }

@@ -5,6 +5,11 @@
 //! generation's frame thread. From there:
 //!
 //! Old thread, at frame boundaries ([`Phase`], driven by [`Thread::swap_out`]):
+//! 0. `Announce`: run one more frame first (starting the rollback
+//!    checkpoint of phase 1), and tell the new thread when the next
+//!    boundary is expected, so that it is awake and spinning then instead
+//!    of being woken in the pause (see `baton`). Every boundary that puts
+//!    the swap off (`Later`) announces the next one.
 //! 1. `RollbackPoint`: make sure a state that a rollback can restore exists
 //!    from the previous frame boundary: a checkpoint (forked, written while
 //!    frames go on; see `background`). If there is none, start one now and
@@ -18,7 +23,7 @@
 //!    generations the state's values point into (they stay mapped); a
 //!    migration saves the state by name; a swap without checkpoints takes
 //!    the snapshot.
-//! 4. `HandOver`: send the state's address to the new thread.
+//! 4. `HandOver`: give the state's address to the new thread.
 //! 5. `AwaitVerdict`: block until the new thread's trial has passed or
 //!    failed, then drop the fields the new code did not take (only now: the
 //!    new thread has adopted the moved ones).
@@ -31,7 +36,6 @@
 //! reported to the orchestrator, which gives the old thread its verdict.
 
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender};
 use std::time::{Duration, Instant};
 
 use relive_abi::{Adopt, Bytes, Status};
@@ -40,6 +44,7 @@ use crate::plan::{Mode, Plan};
 
 use super::Msg;
 use super::Stages;
+use super::baton::{Catch, Pass};
 use super::control::{Handover, Request, Verdict};
 use super::frames::{STOP_REPORT_AFTER, STOP_WAIT, Thread, micros};
 
@@ -55,15 +60,23 @@ enum Rollback {
     Untouched,
 }
 
+/// How late the next frame boundary may come, beyond one frame's time,
+/// while the new thread spins for it, at least and at most.
+const LATE: (Duration, Duration) = (Duration::from_micros(500), Duration::from_millis(10));
+
+/// How soon a halted generation tries a swap again.
+const HALTED_RETRY: Duration = Duration::from_millis(5);
+
 /// One step of the old generation's side of a swap.
 enum Phase {
+    Announce,
     RollbackPoint,
     StopWorkers {
         rollback: Rollback,
     },
     Prepare {
         rollback: Rollback,
-        stop_workers_us: u64,
+        stages: Stages,
     },
     HandOver {
         rollback: Rollback,
@@ -88,7 +101,7 @@ enum Phase {
 
 /// A swap request as the old thread serves it.
 pub(super) struct SwapRequest {
-    pub handover: SyncSender<Handover>,
+    pub handover: Pass,
     pub plan: Arc<Plan>,
     pub target: u64,
     /// The older generations kept mapped, with their address ranges.
@@ -104,15 +117,13 @@ impl Thread {
             // frame; its swap pause begins with this swap, not at that frame.
             self.last_frame_end = Instant::now();
         }
-        let mut phase = Phase::RollbackPoint;
+        let mut phase = Phase::Announce;
         loop {
             phase = match phase {
+                Phase::Announce => self.announce(&request),
                 Phase::RollbackPoint => self.rollback_point(&request),
                 Phase::StopWorkers { rollback } => self.stop_for_swap(rollback),
-                Phase::Prepare {
-                    rollback,
-                    stop_workers_us,
-                } => self.prepare(&request, rollback, stop_workers_us),
+                Phase::Prepare { rollback, stages } => self.prepare(&request, rollback, stages),
                 Phase::HandOver {
                     rollback,
                     saved,
@@ -139,6 +150,15 @@ impl Thread {
                 }
                 Phase::RollBack { rollback } => self.roll_back(rollback),
                 Phase::Later => {
+                    // The new thread waits for the next boundary (see `baton`).
+                    let frame = if self.halted {
+                        HALTED_RETRY
+                    } else {
+                        self.period
+                    };
+                    request
+                        .handover
+                        .announce(Instant::now() + frame, (frame / 2).clamp(LATE.0, LATE.1));
                     let SwapRequest {
                         handover,
                         plan,
@@ -153,7 +173,7 @@ impl Thread {
                         kept,
                     });
                     if self.halted {
-                        std::thread::sleep(Duration::from_millis(5));
+                        std::thread::sleep(HALTED_RETRY);
                     }
                     return false;
                 }
@@ -164,6 +184,17 @@ impl Thread {
                 Phase::Retired => return true,
             };
         }
+    }
+
+    /// Phase 0.
+    fn announce(&mut self, request: &SwapRequest) -> Phase {
+        if request.handover.announced() {
+            return Phase::RollbackPoint;
+        }
+        // The boundary a frame from now is the first that may hand over: the
+        // rollback checkpoint that needs is started now.
+        self.rollback_point(request);
+        Phase::Later
     }
 
     /// Phase 1.
@@ -211,6 +242,7 @@ impl Thread {
     /// Phase 2.
     fn stop_for_swap(&mut self, rollback: Rollback) -> Phase {
         let t = Instant::now();
+        let boundary_us = micros(t.duration_since(self.last_frame_end));
         let first_attempt = self.stopping_since.is_none();
         let since = *self.stopping_since.get_or_insert(t);
         let wait_ms = if first_attempt {
@@ -223,7 +255,11 @@ impl Thread {
             self.postponed_reported = false;
             return Phase::Prepare {
                 rollback,
-                stop_workers_us: micros(t.elapsed()),
+                stages: Stages {
+                    boundary_us,
+                    stop_workers_us: micros(t.elapsed()),
+                    ..Stages::default()
+                },
             };
         }
         if !self.postponed_reported && since.elapsed() >= STOP_REPORT_AFTER {
@@ -243,21 +279,11 @@ impl Thread {
     }
 
     /// Phase 3.
-    fn prepare(
-        &mut self,
-        request: &SwapRequest,
-        rollback: Rollback,
-        stop_workers_us: u64,
-    ) -> Phase {
-        let mut stages = Stages {
-            stop_workers_us,
-            checkpoint_us: if rollback == Rollback::Checkpoint {
-                self.rollback_fork_us
-            } else {
-                0
-            },
-            ..Stages::default()
-        };
+    fn prepare(&mut self, request: &SwapRequest, rollback: Rollback, mut stages: Stages) -> Phase {
+        if rollback == Rollback::Checkpoint {
+            stages.checkpoint_us = self.rollback_fork_us;
+        }
+        let t = Instant::now();
         let migrate = rollback == Rollback::Untouched;
         // The app's last chance to turn what cannot be carried into data;
         // first, because what it writes into the state (a `&'static str`, a
@@ -280,6 +306,7 @@ impl Thread {
                 return Phase::Resume;
             }
         };
+        stages.unloading_us = micros(t.elapsed());
         let mut saved = Bytes {
             ptr: std::ptr::null(),
             len: 0,
@@ -345,7 +372,7 @@ impl Thread {
             sent: Instant::now(),
             kept,
         };
-        if request.handover.send(h).is_err() {
+        if !request.handover.give(h) {
             // The next generation's thread is gone: keep running as before.
             self.control.end_handover();
             self.drop_kept(rollback, false);
@@ -428,11 +455,11 @@ impl Thread {
 
     /// The new generation's side: adopts the state, runs `reloaded` and the
     /// first frame. Returns whether the generation passed (and keeps running).
-    pub(super) fn trial(&mut self, handover: Receiver<Handover>, plan: &Plan) -> bool {
+    pub(super) fn trial(&mut self, handover: Catch, plan: &Plan) -> bool {
         let number = self.generation.number();
         // While the old code still runs: the pause then starts at adopt.
         self.generation.warm_up();
-        let Ok(h) = handover.recv() else {
+        let Some(h) = handover.take() else {
             return false; // withdrawn before the swap began
         };
         let received = Instant::now();
