@@ -316,6 +316,14 @@ impl CheckpointWriter {
         written
     }
 
+    /// Takes the files' write lock ahead of [`write_taken`](Self::write_taken)
+    /// (which keeps it and lets it go when done): a forked writer that waits
+    /// before it writes takes it first, so that a reader after a crash of
+    /// the runner waits for that checkpoint instead of taking an older one.
+    pub fn lock_ahead(&self) {
+        self.writer().lock.lock();
+    }
+
     fn writer(&self) -> std::sync::MutexGuard<'_, Writer> {
         self.state
             .lock()

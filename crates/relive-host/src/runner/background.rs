@@ -20,6 +20,11 @@
 //! into a memory file of its own (a mark) and reports its hash, so that
 //! nothing is copied on the frame thread.
 //!
+//! A swap's rollback checkpoint is held: its child waits, holding its
+//! copy-on-write image, until the trial of the new code is over (or the
+//! checkpoint is needed), so that it does not take the CPU from the
+//! handover; see [`Background::start_now`].
+//!
 //! A reaper thread waits for each child and takes its outcome and mark
 //! (reaping a child and reading its report cost tens of microseconds,
 //! which no frame boundary should pay). It does all of that under the lock
@@ -68,6 +73,8 @@ struct InFlight {
     mark: Option<std::fs::File>,
     /// The child's report of a failure.
     pipe: std::fs::File,
+    /// A held child waits for this to close before it writes.
+    hold: Option<OwnedFd>,
 }
 
 struct Inner {
@@ -218,6 +225,27 @@ impl Shared {
     }
 }
 
+/// Lets a held child in flight write.
+fn release(inner: &mut Inner) {
+    if let Some(flight) = inner.in_flight.as_mut() {
+        flight.hold = None;
+    }
+}
+
+/// A pipe whose ends are closed on `exec`.
+fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2 returns.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(format!(
+            "cannot make a pipe for the checkpoint: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    // SAFETY: both descriptors are new and owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
 /// Records a failed checkpoint; the failure to report, once per streak.
 fn failed(inner: &mut Inner, message: String) -> Option<Failure> {
     inner.last = Some(Outcome::Failed(message.clone()));
@@ -307,6 +335,7 @@ impl Background {
     /// when one is due. Returns a failure to report, once per streak.
     pub fn tick(&self, generation: &Generation, info: &FrameInfo) -> Option<Failure> {
         let mut inner = self.lock();
+        release(&mut inner);
         let failure = self.collect(&mut inner);
         let wait = match inner.last {
             Some(Outcome::Failed(_)) => AFTER_FAILURE,
@@ -314,7 +343,7 @@ impl Background {
         };
         if inner.in_flight.is_none()
             && inner.last_start.is_none_or(|t| t.elapsed() >= wait)
-            && let Err(message) = self.start(&mut inner, generation, info)
+            && let Err(message) = self.start(&mut inner, generation, info, false)
         {
             return failure.or(failed(&mut inner, message));
         }
@@ -322,14 +351,18 @@ impl Background {
     }
 
     /// Starts a checkpoint of the state at this frame boundary now, unless
-    /// one is still being written. Returns whether it started.
-    pub fn start_now(&self, generation: &Generation, info: &FrameInfo) -> bool {
+    /// one is still being written. Returns whether it started. A `held`
+    /// child writes only after [`release`](Self::release) (or any other
+    /// call but [`written`](Self::written) and
+    /// [`take_written`](Self::take_written)).
+    pub fn start_now(&self, generation: &Generation, info: &FrameInfo, held: bool) -> bool {
         let mut inner = self.lock();
+        release(&mut inner);
         let _ = self.collect(&mut inner);
         if inner.in_flight.is_some() {
             return false;
         }
-        match self.start(&mut inner, generation, info) {
+        match self.start(&mut inner, generation, info, held) {
             Ok(()) => true,
             Err(message) => {
                 // Reported at the next tick.
@@ -339,11 +372,17 @@ impl Background {
         }
     }
 
+    /// Lets a held child write its checkpoint.
+    pub fn release(&self) {
+        release(&mut self.lock());
+    }
+
     /// Waits for the child in flight, if any; returns the newest outcome.
     pub fn wait(&self) -> Option<Outcome> {
         let deadline = Instant::now() + ROLLBACK_WAIT;
         loop {
             let mut inner = self.lock();
+            release(&mut inner);
             // Here too: no boundary waits on this.
             let failure = self.shared.collect(&mut inner, false);
             inner.pending = inner.pending.take().or(failure);
@@ -381,6 +420,7 @@ impl Background {
         inner: &mut Inner,
         generation: &Generation,
         info: &FrameInfo,
+        held: bool,
     ) -> Result<(), String> {
         if generation.unloading(info) != Status::OK {
             inner.last_start = Some(Instant::now());
@@ -389,16 +429,8 @@ impl Background {
                 generation.last_message()
             ));
         }
-        let mut fds = [0; 2];
-        // SAFETY: `fds` has room for the two descriptors pipe2 returns.
-        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-            return Err(format!(
-                "cannot make a pipe for the checkpoint: {}",
-                std::io::Error::last_os_error()
-            ));
-        }
-        // SAFETY: both descriptors are new and owned by nobody else.
-        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        let (read, write) = pipe()?;
+        let hold = if held { Some(pipe()?) } else { None };
         let taken_ns = now_ns();
         inner.last_start = Some(Instant::now());
         let mark = if self.marks.load(Ordering::Relaxed) {
@@ -411,6 +443,15 @@ impl Background {
         // threaded process, as the module docs explain.
         let pid = unsafe { libc::fork() };
         if pid == 0 {
+            if let Some((wait, held)) = hold {
+                // The parent's end closes when it releases the child or
+                // ends; until then the image waits, using no CPU, with the
+                // files locked (a supervisor after a crash waits for it).
+                drop(held);
+                self.shared.writer.lock_ahead();
+                let mut byte = [0u8];
+                let _ = std::fs::File::from(wait).read(&mut byte);
+            }
             child_body(
                 &self.shared.writer,
                 generation,
@@ -426,12 +467,14 @@ impl Background {
             ));
         }
         drop(write);
+        let hold = hold.map(|(_, held)| held);
         inner.started += 1;
         inner.in_flight = Some(InFlight {
             pid,
             taken_at: (info.frame, generation.number()),
             mark,
             pipe: std::fs::File::from(read),
+            hold,
         });
         self.shared.changed.notify_one();
         Ok(())
@@ -450,6 +493,7 @@ impl Drop for Background {
         // newest state, and it holds the file's lock until it is complete.
         let mut inner = self.lock();
         inner.closed = true;
+        release(&mut inner);
         if let Some(flight) = inner.in_flight.take() {
             let mut status = 0;
             // SAFETY: waits for our own child.

@@ -30,6 +30,8 @@ const GIVEN: u8 = 2;
 const WITHDRAWN: u8 = 4;
 /// The receiver is gone.
 const DROPPED: u8 = 8;
+/// The receiver waits for the handover (it has nothing else left to do).
+const WAITING: u8 = 16;
 
 /// When the receiver spins.
 #[derive(Clone, Copy)]
@@ -92,6 +94,12 @@ impl Pass {
         self.0.has(ANNOUNCED)
     }
 
+    /// Whether the receiver is in [`Catch::take`]: a handover now is not
+    /// kept waiting for whatever it did first.
+    pub fn receiver_waits(&self) -> bool {
+        self.0.has(WAITING)
+    }
+
     /// Gives the handover to the receiver. False when the receiver is gone
     /// (the handover is dropped).
     pub fn give(&self, handover: Handover) -> bool {
@@ -120,6 +128,7 @@ impl Catch {
     /// Blocks until the handover arrives (`None`: withdrawn), spinning in
     /// the announced window.
     pub fn take(&self) -> Option<Handover> {
+        self.0.flags.fetch_or(WAITING, Ordering::Release);
         let mut slot = self.0.lock();
         loop {
             if let Some(handover) = slot.handover.take() {
@@ -210,6 +219,11 @@ mod tests {
         let (pass, catch) = baton();
         let receiver = std::thread::spawn(move || catch.take().map(|h| h.size));
         assert!(!pass.announced());
+        let waiting = Instant::now() + Duration::from_secs(10);
+        while !pass.receiver_waits() && Instant::now() < waiting {
+            std::thread::yield_now();
+        }
+        assert!(pass.receiver_waits());
         pass.announce(
             Instant::now() + Duration::from_millis(10),
             Duration::from_secs(5),

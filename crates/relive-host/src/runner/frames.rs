@@ -273,7 +273,10 @@ impl Thread {
                     self.clock.done();
                     self.boundaries += 1;
                     fresh = false;
-                    if !self.recorder.replaying() {
+                    // Not with a swap waiting: it starts the checkpoint it
+                    // needs itself, and a periodic one now would take the
+                    // CPU from its handover.
+                    if !self.recorder.replaying() && !self.control.pending() {
                         self.checkpoint_if_due();
                     }
                     self.frame_done(&info, &input);
@@ -306,7 +309,7 @@ impl Thread {
             // (on a new persistent crate) resumes from this very state.
             background.wait();
             let info = self.clock.peek(self.generation.number());
-            if background.start_now(&self.generation, &info) {
+            if background.start_now(&self.generation, &info, false) {
                 background.wait();
             }
         }

@@ -5,11 +5,12 @@
 //! generation's frame thread. From there:
 //!
 //! Old thread, at frame boundaries ([`Phase`], driven by [`Thread::swap_out`]):
-//! 0. `Announce`: run one more frame first (starting the rollback
-//!    checkpoint of phase 1), and tell the new thread when the next
-//!    boundary is expected, so that it is awake and spinning then instead
-//!    of being woken in the pause (see `baton`). Every boundary that puts
-//!    the swap off (`Later`) announces the next one.
+//! 0. `Announce`: once the new thread has started and waits, run one more
+//!    frame first (starting the rollback checkpoint of phase 1), and tell
+//!    the new thread when the next boundary is expected, so that it is
+//!    awake and spinning then instead of being woken in the pause (see
+//!    `baton`). Every boundary that puts the swap off (`Later`) announces
+//!    the next one.
 //! 1. `RollbackPoint`: make sure a state that a rollback can restore exists
 //!    from the previous frame boundary: a checkpoint (forked, written while
 //!    frames go on; see `background`). If there is none, start one now and
@@ -132,6 +133,9 @@ impl Thread {
                 } => self.hand_over(&request, rollback, saved, stages, kept),
                 Phase::AwaitVerdict { rollback } => {
                     let verdict = self.control.wait_verdict();
+                    if let Some(background) = &self.background {
+                        background.release();
+                    }
                     if rollback != Rollback::Untouched {
                         // The moved fields belong to the next generation,
                         // which has adopted them by now; drop the rest. Not
@@ -188,12 +192,17 @@ impl Thread {
 
     /// Phase 0.
     fn announce(&mut self, request: &SwapRequest) -> Phase {
-        if request.handover.announced() {
+        let waits = request.handover.receiver_waits();
+        if waits && request.handover.announced() {
             return Phase::RollbackPoint;
         }
-        // The boundary a frame from now is the first that may hand over: the
-        // rollback checkpoint that needs is started now.
-        self.rollback_point(request);
+        if waits {
+            // The boundary a frame from now is the first that may hand
+            // over: the rollback checkpoint that needs is started now.
+            self.rollback_point(request);
+        }
+        // Not while the new thread is still starting (its first call into
+        // its library can take milliseconds): the pause would include it.
         Phase::Later
     }
 
@@ -230,7 +239,10 @@ impl Thread {
             return Phase::StopWorkers { rollback };
         }
         let t = Instant::now();
-        if background.start_now(&self.generation, &self.clock.peek(self.generation.number())) {
+        // Held until the trial is over: the child would take the CPU the
+        // handover needs.
+        let info = self.clock.peek(self.generation.number());
+        if background.start_now(&self.generation, &info, true) {
             self.rollback_frame = Some((self.boundaries, background.newest()));
             self.rollback_fork_us = micros(t.elapsed());
         }
@@ -268,7 +280,8 @@ impl Thread {
             // it, so that a forced restart (the supervisor's answer to a
             // second request) loses nothing older.
             if let Some(background) = &self.background {
-                background.start_now(&self.generation, &self.clock.peek(self.generation.number()));
+                let info = self.clock.peek(self.generation.number());
+                background.start_now(&self.generation, &info, false);
             }
             self.send(Msg::Postponed {
                 generation: self.generation.number(),
