@@ -481,6 +481,10 @@ impl Orchestrator {
             self.pinned.push(library);
             self.pinned.retain(|g| kept.contains(&g.number()));
         }
+        // The old library is closed: the rollback checkpoint writes now.
+        if let Some(checkpoint) = &self.checkpoint {
+            checkpoint.release();
+        }
         self.active = Some(trial.running);
         self.fresh = false;
         self.emit(RunEvent::Reloaded {

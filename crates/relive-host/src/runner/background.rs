@@ -21,9 +21,10 @@
 //! nothing is copied on the frame thread.
 //!
 //! A swap's rollback checkpoint is held: its child waits, holding its
-//! copy-on-write image, until the trial of the new code is over (or the
-//! checkpoint is needed), so that it does not take the CPU from the
-//! handover; see [`Background::start_now`].
+//! copy-on-write image and using no CPU, until the swap is over and the old
+//! library closed (or the checkpoint is needed, or the next one is due), so
+//! that it takes no CPU from the handover and the new code's first frames;
+//! see [`Background::start_now`].
 //!
 //! A reaper thread waits for each child and takes its outcome and mark
 //! (reaping a child and reading its report cost tens of microseconds,
@@ -335,14 +336,17 @@ impl Background {
     /// when one is due. Returns a failure to report, once per streak.
     pub fn tick(&self, generation: &Generation, info: &FrameInfo) -> Option<Failure> {
         let mut inner = self.lock();
-        release(&mut inner);
         let failure = self.collect(&mut inner);
         let wait = match inner.last {
             Some(Outcome::Failed(_)) => AFTER_FAILURE,
             _ => EVERY,
         };
-        if inner.in_flight.is_none()
-            && inner.last_start.is_none_or(|t| t.elapsed() >= wait)
+        let due = inner.last_start.is_none_or(|t| t.elapsed() >= wait);
+        if due {
+            release(&mut inner);
+        }
+        if due
+            && inner.in_flight.is_none()
             && let Err(message) = self.start(&mut inner, generation, info, false)
         {
             return failure.or(failed(&mut inner, message));
@@ -352,9 +356,9 @@ impl Background {
 
     /// Starts a checkpoint of the state at this frame boundary now, unless
     /// one is still being written. Returns whether it started. A `held`
-    /// child writes only after [`release`](Self::release) (or any other
-    /// call but [`written`](Self::written) and
-    /// [`take_written`](Self::take_written)).
+    /// child writes only after [`release`](Self::release), a
+    /// [`wait`](Self::wait), the next `start_now`, a [`tick`](Self::tick)
+    /// when the next checkpoint is due, or the end of the runner.
     pub fn start_now(&self, generation: &Generation, info: &FrameInfo, held: bool) -> bool {
         let mut inner = self.lock();
         release(&mut inner);

@@ -133,9 +133,6 @@ impl Thread {
                 } => self.hand_over(&request, rollback, saved, stages, kept),
                 Phase::AwaitVerdict { rollback } => {
                     let verdict = self.control.wait_verdict();
-                    if let Some(background) = &self.background {
-                        background.release();
-                    }
                     if rollback != Rollback::Untouched {
                         // The moved fields belong to the next generation,
                         // which has adopted them by now; drop the rest. Not
@@ -239,8 +236,8 @@ impl Thread {
             return Phase::StopWorkers { rollback };
         }
         let t = Instant::now();
-        // Held until the trial is over: the child would take the CPU the
-        // handover needs.
+        // Held until the swap is over (see `background`): the child would
+        // take the CPU the handover and the first frames need.
         let info = self.clock.peek(self.generation.number());
         if background.start_now(&self.generation, &info, true) {
             self.rollback_frame = Some((self.boundaries, background.newest()));
