@@ -42,9 +42,13 @@ pub struct Case {
     pub app_pause_us: Summary,
     /// The pause relive reported (`reloaded.pause_us`).
     pub pause_us: Summary,
-    /// Per second while the program runs (checkpoints included): the
-    /// largest gap between two frames, µs.
+    /// Per second while the program runs (checkpoints included), from the
+    /// second second after the last swap: the largest gap between two
+    /// frames, µs.
     pub gap_us: Summary,
+    /// The largest gap between two frames in the second in which the last
+    /// swap happened (its rollback checkpoint, the old library closing), µs.
+    pub swap_second_gap_us: f64,
     /// Per second: the longest frame (copy-on-write faults after a
     /// checkpoint's fork show here), µs.
     pub frame_us: Summary,
@@ -155,18 +159,25 @@ fn one(
         // A few frames of the new code before the next swap.
         std::thread::sleep(Duration::from_millis(30));
     }
-    // Stalls while the program runs: seconds of the last generation.
+    // Stalls while the program runs: seconds of the last generation; the
+    // first of them holds the last swap's own stalls, and is kept apart.
     let last = swaps as u64 + 1;
     let _ = r.take_markers("second");
     let mut seconds = Vec::new();
-    for _ in 0..4 {
+    for _ in 0..5 {
         seconds.push(
             r.wait_marker(Duration::from_secs(10), "a second of frames", |m| {
                 m.kind == "second" && m.u64("gen").ok() == Some(last)
             })?,
         );
     }
-    let (gaps, frames) = seconds_of(&seconds);
+    let (mut gaps, mut frames) = seconds_of(&seconds);
+    let swap_second_gap_us = if gaps.is_empty() {
+        f64::NAN
+    } else {
+        frames.remove(0);
+        gaps.remove(0)
+    };
     let crash = if crash {
         crash_once(&mut r, &libs[2], artifact, last)
             .inspect_err(|e| eprintln!("relive-bench: shapes: the crash case failed: {e:#}"))
@@ -181,6 +192,7 @@ fn one(
         app_pause_us: summary(&app_pause, "the app's pause")?,
         pause_us: summary(&pause, "pause_us")?,
         gap_us: summary(&gaps, "gaps between frames").unwrap_or_default(),
+        swap_second_gap_us,
         frame_us: summary(&frames, "frame times").unwrap_or_default(),
         crash,
     })
@@ -230,14 +242,17 @@ pub fn markdown(s: &ShapeResults) -> String {
          measured by the app itself (end of the last old frame to the start of the \
          first new one). Stalls: per second of running (checkpoints every 500 ms), the \
          largest gap between two frames and the longest frame (1 ms of frame work \
-         skipped: the app sleeps 1 ms per frame).\n",
+         skipped: the app sleeps 1 ms per frame), over the four seconds after the one in \
+         which the last swap happened; the largest gap of that second (the swap's \
+         rollback checkpoint, the old library closing) is its own column.\n",
         s.swaps
     );
     let _ = writeln!(
         out,
         "| state | size | pause p50 (app) | pause p99 (app) | relive's pause_us p50 | \
-         largest gap/s (median) | longest frame/s (median) | crash to running | state_age_ms |\n\
-         |---|---|---|---|---|---|---|---|---|"
+         largest gap/s (median) | longest frame/s (median) | largest gap, second of the last swap | \
+         crash to running | state_age_ms |\n\
+         |---|---|---|---|---|---|---|---|---|---|"
     );
     for c in &s.cases {
         let crash = c.crash.map_or(("".into(), "".into()), |k| {
@@ -248,7 +263,7 @@ pub fn markdown(s: &ShapeResults) -> String {
         });
         let _ = writeln!(
             out,
-            "| `{}` | {} KiB | {:.0} µs | {:.0} µs | {:.0} µs | {:.0} µs | {:.0} µs | {} | {} |",
+            "| `{}` | {} KiB | {:.0} µs | {:.0} µs | {:.0} µs | {:.0} µs | {:.0} µs | {:.0} µs | {} | {} |",
             c.shape,
             c.bytes >> 10,
             c.app_pause_us.median,
@@ -256,6 +271,7 @@ pub fn markdown(s: &ShapeResults) -> String {
             c.pause_us.median,
             c.gap_us.median,
             c.frame_us.median,
+            c.swap_second_gap_us,
             crash.0,
             crash.1
         );
