@@ -18,10 +18,8 @@ use anyhow::{Context, bail};
 use crate::relive::{Relive, event_name};
 use crate::stats::{Summary, summary};
 use crate::swap::place;
-use crate::workspace::{Profile, Workspace, edit_line};
+use crate::workspace::Workspace;
 
-/// The marked line of the app.
-const TAG: &str = "// bench: variant";
 /// The shapes, as the app names them, and as the report does.
 pub const SHAPES: &[(&str, &str)] = &[
     ("u64", "Vec<u64>"),
@@ -78,19 +76,7 @@ pub struct ShapeResults {
 /// Builds the three variants and runs every case.
 pub fn run(ws: &Workspace, relive: &Path, swaps: usize) -> anyhow::Result<ShapeResults> {
     let app = ws.app("shapes");
-    let src = app.join("src").join("lib.rs");
-    let artifact = ws.artifact("bench_shapes", Profile::Release);
-    let aside = ws.work.join("shapes-libs");
-    std::fs::create_dir_all(&aside).with_context(|| format!("{}", aside.display()))?;
-    let mut libs = Vec::new();
-    for variant in [1u32, 2, 3] {
-        edit_line(&src, TAG, &format!("const VARIANT: u32 = {variant};"))?;
-        ws.build_app(&app, Profile::Release)?;
-        let lib = aside.join(format!("libbench_shapes.v{variant}.so"));
-        std::fs::copy(&artifact, &lib)
-            .with_context(|| format!("cannot copy {}", artifact.display()))?;
-        libs.push(lib);
-    }
+    let (artifact, libs) = ws.build_variants("shapes", "bench_shapes", &[1, 2, 3])?;
     let mut cases = Vec::new();
     for &(shape, label) in SHAPES {
         for &bytes in SIZES {

@@ -14,10 +14,8 @@ use crate::clock::now_ns;
 use crate::floors::{self, Floors};
 use crate::relive::{Relive, event_name};
 use crate::stats::{Summary, summary};
-use crate::workspace::{Profile, Workspace, edit_line};
+use crate::workspace::Workspace;
 
-/// The marked line of the swap app.
-const TAG: &str = "// bench: variant";
 /// The stages of the pause that relive reported (`reloaded.stages`) when
 /// this was written, in their order; others it reports come after them.
 const STAGES: &[&str] = &[
@@ -178,19 +176,7 @@ pub fn run(
     mlock: bool,
 ) -> anyhow::Result<SwapResults> {
     let app = ws.app("swap");
-    let src = app.join("src").join("lib.rs");
-    let artifact = ws.artifact("bench_swap", Profile::Release);
-    let aside = ws.work.join("swap-libs");
-    std::fs::create_dir_all(&aside).with_context(|| format!("{}", aside.display()))?;
-    let mut libs = Vec::new();
-    for variant in [1u32, 2] {
-        edit_line(&src, TAG, &format!("const VARIANT: u32 = {variant};"))?;
-        ws.build_app(&app, Profile::Release)?;
-        let lib = aside.join(format!("libbench_swap.v{variant}.so"));
-        std::fs::copy(&artifact, &lib)
-            .with_context(|| format!("cannot copy {}", artifact.display()))?;
-        libs.push(lib);
-    }
+    let (artifact, libs) = ws.build_variants("swap", "bench_swap", &[1, 2])?;
     let lib_bytes = std::fs::metadata(&libs[0])?.len();
     let floors = floors::run(&libs[0], &ws.work.join("floors"), swaps.clamp(30, 100))?;
     place(&libs[0], &artifact)?;

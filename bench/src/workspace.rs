@@ -169,6 +169,42 @@ impl Workspace {
     }
 }
 
+/// The line of an app's source that selects its build variant.
+pub const VARIANT_TAG: &str = "// bench: variant";
+
+impl Workspace {
+    /// Builds the release library of the app copy `name` once per variant
+    /// (its `VARIANT_TAG` line set to `const VARIANT: u32 = N;`) and keeps
+    /// each build aside as `lib{lib_name}.vN.so` in `{name}-libs`. Returns
+    /// the artifact path relive watches and the copies, in order.
+    pub fn build_variants(
+        &self,
+        name: &str,
+        lib_name: &str,
+        variants: &[u32],
+    ) -> anyhow::Result<(PathBuf, Vec<PathBuf>)> {
+        let app = self.app(name);
+        let src = app.join("src").join("lib.rs");
+        let artifact = self.artifact(lib_name, Profile::Release);
+        let aside = self.work.join(format!("{name}-libs"));
+        std::fs::create_dir_all(&aside).with_context(|| format!("{}", aside.display()))?;
+        let mut libs = Vec::new();
+        for variant in variants {
+            edit_line(
+                &src,
+                VARIANT_TAG,
+                &format!("const VARIANT: u32 = {variant};"),
+            )?;
+            self.build_app(&app, Profile::Release)?;
+            let lib = aside.join(format!("lib{lib_name}.v{variant}.so"));
+            std::fs::copy(&artifact, &lib)
+                .with_context(|| format!("cannot copy {}", artifact.display()))?;
+            libs.push(lib);
+        }
+        Ok((artifact, libs))
+    }
+}
+
 /// Runs a cargo command to the end; on failure the error carries the end of
 /// cargo's output.
 pub fn run_cargo(mut cmd: Command, what: &str) -> anyhow::Result<()> {

@@ -353,14 +353,22 @@ pub(crate) fn write_file(path: PathBuf, text: String) -> Result<(), NewError> {
     std::fs::write(&path, text).map_err(|source| NewError::Write { path, source })
 }
 
-fn manifest(name: &str, dependency: &str) -> String {
+/// The `[package]` table every generated manifest starts with.
+pub(crate) fn package_table(name: &str) -> String {
     format!(
         r#"[package]
 name = "{name}"
 version = "0.1.0"
 edition = "2024"
 publish = false
+"#
+    )
+}
 
+fn manifest(name: &str, dependency: &str) -> String {
+    let package = package_table(name);
+    format!(
+        r#"{package}
 # relive loads the app as a shared library.
 [lib]
 crate-type = ["cdylib"]

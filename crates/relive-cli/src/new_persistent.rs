@@ -28,13 +28,9 @@ pub fn create_persistent(dir: &Path, name: &str, dependency: &str) -> Result<(),
 }
 
 fn manifest(name: &str, dependency: &str) -> String {
+    let package = crate::new::package_table(name);
     format!(
-        r#"[package]
-name = "{name}"
-version = "0.1.0"
-edition = "2024"
-publish = false
-
+        r#"{package}
 # Persistent mode: the app is a `dylib` on top of `deps`, a `dylib` of this
 # workspace. relive loads `deps` (and std's shared library) once and reloads
 # only this library; it builds both with `-C prefer-dynamic` into

@@ -39,8 +39,14 @@ pub fn now_ns() -> u64 {
     (ts.tv_sec as u64) * 1_000_000_000 + ts.tv_nsec as u64
 }
 
-/// A new anonymous memory file (close-on-exec).
+/// How `/proc/self/fd` shows relive's own memory files: their names start
+/// with `relive-` (so that they are not taken for the app's).
+pub(crate) const OWN_MEMFD: &str = "/memfd:relive-";
+
+/// A new anonymous memory file (close-on-exec); `name` starts with
+/// `relive-` (see [`OWN_MEMFD`]).
 pub(crate) fn memfd(name: &std::ffi::CStr) -> std::io::Result<File> {
+    debug_assert!(name.to_bytes().starts_with(b"relive-"));
     // SAFETY: a valid C string; memfd_create returns a new descriptor that
     // the File then owns, or -1.
     let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };

@@ -154,7 +154,7 @@ pub(crate) fn descriptors() -> BTreeSet<(i32, String)> {
             let target = std::fs::read_link(path).ok()?;
             let target = target.to_string_lossy().into_owned();
             // relive's own memory files (checkpoint marks) are not the app's.
-            (!target.starts_with("/memfd:relive-")).then_some((fd, target))
+            (!target.starts_with(crate::checkpoint::OWN_MEMFD)).then_some((fd, target))
         })
         .collect()
 }

@@ -112,7 +112,8 @@ pub(super) struct Written {
 struct Shared {
     writer: Arc<CheckpointWriter>,
     inner: Mutex<Inner>,
-    /// A child started, or the writer closed (for the reaper).
+    /// A child started or was taken, or the writer closed (for the reaper
+    /// and `Background::wait`).
     changed: Condvar,
 }
 
@@ -221,6 +222,8 @@ impl Shared {
             if inner.in_flight.as_ref().is_some_and(|f| f.pid == pid) {
                 let failure = self.collect(&mut inner, false);
                 inner.pending = inner.pending.take().or(failure);
+                // For `Background::wait`.
+                self.changed.notify_all();
             }
         }
     }
@@ -384,21 +387,32 @@ impl Background {
     /// Waits for the child in flight, if any; returns the newest outcome.
     pub fn wait(&self) -> Option<Outcome> {
         let deadline = Instant::now() + ROLLBACK_WAIT;
+        let mut inner = self.lock();
+        release(&mut inner);
         loop {
-            let mut inner = self.lock();
-            release(&mut inner);
-            // Here too: no boundary waits on this.
-            let failure = self.shared.collect(&mut inner, false);
+            let failure = self.collect(&mut inner);
             inner.pending = inner.pending.take().or(failure);
-            if inner.in_flight.is_none() || Instant::now() >= deadline {
-                if Instant::now() >= deadline {
-                    let failure = self.shared.collect(&mut inner, true);
-                    inner.pending = inner.pending.take().or(failure);
-                }
+            if inner.in_flight.is_none() {
                 return inner.last.clone();
             }
-            drop(inner);
-            std::thread::sleep(Duration::from_millis(1));
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                let failure = self.shared.collect(&mut inner, true);
+                inner.pending = inner.pending.take().or(failure);
+                return inner.last.clone();
+            };
+            // The reaper says when it took a child; without it, look again
+            // every millisecond.
+            let step = if inner.reaper {
+                left
+            } else {
+                left.min(Duration::from_millis(1))
+            };
+            inner = self
+                .shared
+                .changed
+                .wait_timeout(inner, step)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
         }
     }
 
@@ -480,7 +494,7 @@ impl Background {
             pipe: std::fs::File::from(read),
             hold,
         });
-        self.shared.changed.notify_one();
+        self.shared.changed.notify_all();
         Ok(())
     }
 }

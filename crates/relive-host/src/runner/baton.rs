@@ -207,6 +207,30 @@ mod tests {
         }
     }
 
+    /// Runs `take` on a thread of its own; its result comes on the channel.
+    fn receive(catch: Catch) -> std::sync::mpsc::Receiver<Option<usize>> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(catch.take().map(|h| h.size));
+        });
+        rx
+    }
+
+    /// What the receiver got, within a deadline (a hang fails the test).
+    fn taken(rx: &std::sync::mpsc::Receiver<Option<usize>>) -> Option<usize> {
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("the receiver returned within 10 s")
+    }
+
+    /// Until the receiver is in `take`.
+    fn until_waiting(pass: &Pass) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !pass.receiver_waits() {
+            assert!(Instant::now() < deadline, "the receiver never waited");
+            std::thread::yield_now();
+        }
+    }
+
     #[test]
     fn a_handover_given_before_the_take_is_taken() {
         let (pass, catch) = baton();
@@ -217,31 +241,32 @@ mod tests {
     #[test]
     fn a_spinning_receiver_takes_the_handover() {
         let (pass, catch) = baton();
-        let receiver = std::thread::spawn(move || catch.take().map(|h| h.size));
+        let rx = receive(catch);
+        until_waiting(&pass);
         assert!(!pass.announced());
-        let waiting = Instant::now() + Duration::from_secs(10);
-        while !pass.receiver_waits() && Instant::now() < waiting {
+        let at = Instant::now() + Duration::from_millis(10);
+        pass.announce(at, Duration::from_secs(5));
+        assert!(pass.announced());
+        // Inside the window: the receiver spins.
+        while Instant::now() < at {
             std::thread::yield_now();
         }
-        assert!(pass.receiver_waits());
-        pass.announce(
-            Instant::now() + Duration::from_millis(10),
-            Duration::from_secs(5),
-        );
-        assert!(pass.announced());
-        std::thread::sleep(Duration::from_millis(20));
         assert!(pass.give(handover(3)));
-        assert_eq!(receiver.join().ok().flatten(), Some(3));
+        assert_eq!(taken(&rx), Some(3));
     }
 
     #[test]
     fn a_receiver_whose_spin_ran_out_parks_and_still_takes_it() {
         let (pass, catch) = baton();
-        let receiver = std::thread::spawn(move || catch.take().map(|h| h.size));
+        let rx = receive(catch);
+        until_waiting(&pass);
+        let until = Instant::now() + Duration::from_millis(1);
         pass.announce(Instant::now(), Duration::from_millis(1));
-        std::thread::sleep(Duration::from_millis(30));
+        while Instant::now() < until + Duration::from_millis(5) {
+            std::thread::yield_now();
+        }
         assert!(pass.give(handover(5)));
-        assert_eq!(receiver.join().ok().flatten(), Some(5));
+        assert_eq!(taken(&rx), Some(5));
     }
 
     #[test]
@@ -249,14 +274,14 @@ mod tests {
         // Parked, waiting for the window, in it.
         for (ahead, within) in [(0, 0), (5000, 5000), (0, 5000)] {
             let (pass, catch) = baton();
-            let receiver = std::thread::spawn(move || catch.take().is_none());
+            let rx = receive(catch);
+            until_waiting(&pass);
             pass.announce(
                 Instant::now() + Duration::from_millis(ahead),
                 Duration::from_millis(within),
             );
-            std::thread::sleep(Duration::from_millis(10));
             drop(pass);
-            assert_eq!(receiver.join().ok(), Some(true));
+            assert_eq!(taken(&rx), None);
         }
     }
 

@@ -48,8 +48,8 @@ pub(super) struct Recorded {
 
 /// A saved state in a memory file of its own. The marks of the recorded
 /// seconds hold one descriptor each: with `MIN_MARK_SPACING_NS` at most
-/// [`MAX_MARKS`] at once.
-/// Its file is closed on the disposal thread (see `disposal`).
+/// [`MAX_MARKS`] at once. The file is closed on the disposal thread (see
+/// `disposal`).
 #[derive(Debug)]
 pub(super) struct MarkState {
     /// `None` only while it is dropped.
